@@ -1,0 +1,16 @@
+//! Weft's cryptographic primitives, each a thin, documented layer over a maintained crate.
+//!
+//! - [`signing`]: organisation keys (Ed25519, zeroized) and ZIP-215 verification, single
+//!   and batched, which agree on every input (consensus needs that).
+//! - [`merkle`]: the BLAKE2b-256 Merkle tree of milestone inclusion roots, with proofs.
+//! - [`multiset`]: the elliptic-curve multiset hash that commits to the ledger state.
+
+pub mod merkle;
+pub mod multiset;
+pub mod signing;
+
+pub use merkle::{inclusion_root, InclusionProof, MerkleError};
+pub use multiset::MultisetHash;
+pub use signing::{
+    verify, verify_batch, verify_block, BatchEntry, OrganisationKey, SignatureError,
+};

@@ -1,0 +1,27 @@
+//! Weft's protocol types and their canonical binary codec.
+//!
+//! Every node, wallet and verifier must agree byte for byte on what a block is, so the
+//! encoding lives here, in one place, with no I/O and no cryptography beyond the
+//! BLAKE2b-256 that defines identifiers. `specs/protocol.md` is the normative text; the
+//! tests in this crate check its test vectors.
+
+pub mod block;
+pub mod codec;
+pub mod hash;
+pub mod id;
+pub mod milestone;
+pub mod payload;
+
+pub use block::{
+    pow_score, Block, BlockBuilder, Issuer, UnsignedBlock, BLOCK_SIGNATURE_DOMAIN, MAX_BLOCK_BYTES,
+    MAX_PARENTS, PROTOCOL_VERSION,
+};
+pub use codec::DecodeError;
+pub use id::{
+    BlockId, CommitteeId, InclusionRoot, MilestoneId, NetworkId, PublicKeyBytes, SignatureBytes,
+    StateRoot,
+};
+pub use milestone::{
+    Committee, CommitteeError, Milestone, MilestoneEssence, MilestoneSignature, MAX_COMMITTEE_SIZE,
+};
+pub use payload::{Payload, PayloadKind, TaggedData, MAX_TAGGED_DATA_BYTES, MAX_TAG_BYTES};

@@ -1,0 +1,298 @@
+//! Milestones: the committee's certificate that a past cone of the Tangle is final.
+//!
+//! A milestone's essence names its index, time, predecessor, the parents whose past cone
+//! it confirms, the inclusion root of the newly confirmed blocks (in white-flag order)
+//! and the ledger state root after applying them, and the committee its signatures are
+//! checked against. The committee signs the essence's id; a milestone is final with a
+//! quorum of signatures. A one-member committee (dev mode) and an n-member consortium
+//! use the same format.
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{check_range, check_strictly_ascending, DecodeError, Reader, Writer};
+use crate::hash::blake2b256;
+use crate::id::{
+    BlockId, CommitteeId, InclusionRoot, MilestoneId, PublicKeyBytes, SignatureBytes, StateRoot,
+};
+use crate::MAX_PARENTS;
+
+/// Largest committee (and so largest signature list).
+pub const MAX_COMMITTEE_SIZE: usize = 64;
+
+/// Domain prefix of a milestone id.
+pub const MILESTONE_ID_DOMAIN: &[u8] = b"weft/milestone/v1";
+/// Domain prefix of the message a committee member signs.
+pub const MILESTONE_SIGNATURE_DOMAIN: &[u8] = b"weft/milestone-signature/v1";
+/// Domain prefix of a committee id.
+pub const COMMITTEE_ID_DOMAIN: &[u8] = b"weft/committee/v1";
+
+/// What the committee agrees on and signs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MilestoneEssence {
+    /// 1 for the first milestone, then +1.
+    pub index: u32,
+    /// Milestone time, milliseconds since the Unix epoch (equal to the block's issuing time).
+    #[serde(with = "crate::payload::u64_string")]
+    pub timestamp: u64,
+    /// Id of milestone `index - 1` (zero for milestone 1).
+    pub previous_milestone_id: MilestoneId,
+    /// The tips whose past cone this milestone confirms (equal to the block's parents).
+    pub parents: Vec<BlockId>,
+    /// Merkle root over the ids of the newly confirmed blocks, in white-flag order.
+    pub inclusion_root: InclusionRoot,
+    /// Ledger state root after applying them.
+    pub state_root: StateRoot,
+    /// The committee whose signatures certify this milestone.
+    pub committee_id: CommitteeId,
+}
+
+impl MilestoneEssence {
+    /// Canonical bytes of the essence.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(4 + 8 + 32 + 1 + 32 * self.parents.len() + 96);
+        self.encode_into(&mut w);
+        w.into_bytes()
+    }
+
+    fn encode_into(&self, w: &mut Writer) {
+        w.u32(self.index);
+        w.u64(self.timestamp);
+        w.bytes(&self.previous_milestone_id.0);
+        w.u8(self.parents.len() as u8);
+        for p in &self.parents {
+            w.bytes(&p.0);
+        }
+        w.bytes(&self.inclusion_root.0);
+        w.bytes(&self.state_root.0);
+        w.bytes(&self.committee_id.0);
+    }
+
+    fn decode_from(r: &mut Reader<'_>) -> Result<MilestoneEssence, DecodeError> {
+        let index = r.u32("milestone index")?;
+        check_range("milestone index", index as u64, 1, u32::MAX as u64)?;
+        let timestamp = r.u64("milestone timestamp")?;
+        let previous_milestone_id = MilestoneId(r.array("previous milestone id")?);
+        let count = r.u8("milestone parent count")?;
+        check_range(
+            "milestone parent count",
+            count as u64,
+            1,
+            MAX_PARENTS as u64,
+        )?;
+        let mut parents = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            parents.push(BlockId(r.array("milestone parent")?));
+        }
+        check_strictly_ascending("milestone parents", &parents)?;
+        let inclusion_root = InclusionRoot(r.array("inclusion root")?);
+        let state_root = StateRoot(r.array("state root")?);
+        let committee_id = CommitteeId(r.array("committee id")?);
+        if index == 1 && previous_milestone_id != MilestoneId::NONE {
+            return Err(DecodeError::Inconsistent(
+                "milestone 1 must have a zero previous milestone id",
+            ));
+        }
+        Ok(MilestoneEssence {
+            index,
+            timestamp,
+            previous_milestone_id,
+            parents,
+            inclusion_root,
+            state_root,
+            committee_id,
+        })
+    }
+
+    /// The milestone id: BLAKE2b-256(`weft/milestone/v1` || essence bytes).
+    pub fn id(&self) -> MilestoneId {
+        MilestoneId(blake2b256(&[MILESTONE_ID_DOMAIN, &self.to_bytes()]))
+    }
+
+    /// The message each committee member signs:
+    /// `weft/milestone-signature/v1` || milestone id.
+    pub fn signing_message(&self) -> Vec<u8> {
+        let mut m = MILESTONE_SIGNATURE_DOMAIN.to_vec();
+        m.extend_from_slice(&self.id().0);
+        m
+    }
+}
+
+/// One committee member's signature on a milestone essence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MilestoneSignature {
+    /// The member's Ed25519 public key.
+    pub public_key: PublicKeyBytes,
+    /// Its signature on [`MilestoneEssence::signing_message`].
+    pub signature: SignatureBytes,
+}
+
+/// A milestone: the essence and the committee's signatures, sorted by public key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Milestone {
+    /// What was agreed.
+    pub essence: MilestoneEssence,
+    /// Signatures, strictly ascending by public key, 1 to 64 of them.
+    pub signatures: Vec<MilestoneSignature>,
+}
+
+impl Milestone {
+    /// Writes the canonical encoding: essence, then `u8` count and the signatures.
+    pub fn encode_into(&self, w: &mut Writer) {
+        self.essence.encode_into(w);
+        w.u8(self.signatures.len() as u8);
+        for s in &self.signatures {
+            w.bytes(&s.public_key.0);
+            w.bytes(&s.signature.0);
+        }
+    }
+
+    /// Reads the canonical encoding.
+    pub fn decode_from(r: &mut Reader<'_>) -> Result<Milestone, DecodeError> {
+        let essence = MilestoneEssence::decode_from(r)?;
+        let count = r.u8("milestone signature count")?;
+        check_range(
+            "milestone signature count",
+            count as u64,
+            1,
+            MAX_COMMITTEE_SIZE as u64,
+        )?;
+        let mut signatures = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            signatures.push(MilestoneSignature {
+                public_key: PublicKeyBytes(r.array("milestone signer key")?),
+                signature: SignatureBytes(r.array("milestone signature")?),
+            });
+        }
+        let keys: Vec<_> = signatures.iter().map(|s| s.public_key).collect();
+        check_strictly_ascending("milestone signers", &keys)?;
+        Ok(Milestone {
+            essence,
+            signatures,
+        })
+    }
+
+    /// The milestone id (of its essence).
+    pub fn id(&self) -> MilestoneId {
+        self.essence.id()
+    }
+}
+
+/// Why a committee description is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommitteeError {
+    /// No members or more than [`MAX_COMMITTEE_SIZE`].
+    #[error("committee size {0} outside 1..={MAX_COMMITTEE_SIZE}")]
+    Size(usize),
+    /// A member listed twice.
+    #[error("committee member {0} listed twice")]
+    DuplicateMember(PublicKeyBytes),
+    /// The threshold is not a Byzantine quorum (more than two thirds) or exceeds the size.
+    #[error("threshold {threshold} is not a Byzantine quorum of {size} members (needs > 2/3 and <= size)")]
+    Threshold {
+        /// Given threshold.
+        threshold: u16,
+        /// Committee size.
+        size: usize,
+    },
+}
+
+/// The milestone committee: members' keys and how many signatures make a milestone final.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Committee {
+    threshold: u16,
+    members: Vec<PublicKeyBytes>,
+}
+
+impl Committee {
+    /// A committee of `members` (any order) needing `threshold` signatures. With n = 3f+1
+    /// members the threshold must be at least 2f+1: more than two thirds of n.
+    pub fn new(
+        threshold: u16,
+        mut members: Vec<PublicKeyBytes>,
+    ) -> Result<Committee, CommitteeError> {
+        if members.is_empty() || members.len() > MAX_COMMITTEE_SIZE {
+            return Err(CommitteeError::Size(members.len()));
+        }
+        members.sort();
+        if let Some(pair) = members.windows(2).find(|p| p[0] == p[1]) {
+            return Err(CommitteeError::DuplicateMember(pair[0]));
+        }
+        let n = members.len();
+        if threshold as usize > n || (threshold as usize) * 3 <= 2 * n {
+            return Err(CommitteeError::Threshold { threshold, size: n });
+        }
+        Ok(Committee { threshold, members })
+    }
+
+    /// Members, ascending.
+    pub fn members(&self) -> &[PublicKeyBytes] {
+        &self.members
+    }
+
+    /// Signatures needed.
+    pub fn threshold(&self) -> u16 {
+        self.threshold
+    }
+
+    /// Whether `key` is a member.
+    pub fn contains(&self, key: &PublicKeyBytes) -> bool {
+        self.members.binary_search(key).is_ok()
+    }
+
+    /// BLAKE2b-256(`weft/committee/v1` || threshold u16 || count u8 || members).
+    pub fn id(&self) -> CommitteeId {
+        let mut w = Writer::with_capacity(3 + 32 * self.members.len());
+        w.u16(self.threshold);
+        w.u8(self.members.len() as u8);
+        for m in &self.members {
+            w.bytes(&m.0);
+        }
+        CommitteeId(blake2b256(&[COMMITTEE_ID_DOMAIN, &w.into_bytes()]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(b: u8) -> PublicKeyBytes {
+        PublicKeyBytes([b; 32])
+    }
+
+    #[test]
+    fn committee_needs_a_byzantine_quorum() {
+        assert!(Committee::new(1, vec![key(1)]).is_ok());
+        assert!(Committee::new(3, vec![key(1), key(2), key(3), key(4)]).is_ok());
+        assert_eq!(
+            Committee::new(2, vec![key(1), key(2), key(3), key(4)]),
+            Err(CommitteeError::Threshold {
+                threshold: 2,
+                size: 4
+            })
+        );
+        assert_eq!(
+            Committee::new(5, vec![key(1), key(2), key(3), key(4)]),
+            Err(CommitteeError::Threshold {
+                threshold: 5,
+                size: 4
+            })
+        );
+        assert_eq!(Committee::new(1, vec![]), Err(CommitteeError::Size(0)));
+        assert_eq!(
+            Committee::new(2, vec![key(1), key(1)]),
+            Err(CommitteeError::DuplicateMember(key(1)))
+        );
+    }
+
+    #[test]
+    fn committee_id_ignores_input_order() {
+        let a = Committee::new(3, vec![key(1), key(2), key(3), key(4)]).unwrap();
+        let b = Committee::new(3, vec![key(4), key(3), key(2), key(1)]).unwrap();
+        assert_eq!(a.id(), b.id());
+        let c = Committee::new(4, vec![key(4), key(3), key(2), key(1)]).unwrap();
+        assert_ne!(a.id(), c.id());
+    }
+}
