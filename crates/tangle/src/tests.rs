@@ -1,0 +1,228 @@
+use super::*;
+use weft_types::{BlockBuilder, NetworkId, Payload, TaggedData};
+
+fn block(parents: Vec<BlockId>, nonce: u64) -> (BlockId, Arc<Block>, Vec<u8>) {
+    let b = BlockBuilder::new(NetworkId(1), parents, 1_000)
+        .payload(Payload::TaggedData(TaggedData {
+            tag: b"t".to_vec(),
+            data: nonce.to_le_bytes().to_vec(),
+        }))
+        .nonce(nonce)
+        .anonymous();
+    let bytes = b.to_bytes();
+    (BlockId::of_bytes(&bytes), Arc::new(b), bytes)
+}
+
+fn tangle() -> Tangle {
+    Tangle::open(Arc::new(MemoryStore::default()), TangleConfig::default()).unwrap()
+}
+
+fn confirm(t: &mut Tangle, index: u32, parents: Vec<BlockId>) -> Vec<BlockId> {
+    let order = t.white_flag_order(&parents).unwrap();
+    let ms = block(parents, 10_000 + index as u64);
+    t.confirm_milestone(Confirmation {
+        milestone_block: ms.1.clone(),
+        milestone_bytes: ms.2,
+        latest: LatestMilestone {
+            index,
+            id: MilestoneId([index as u8; 32]),
+            block_id: ms.0,
+            timestamp: index as u64,
+        },
+        confirmed: order.iter().map(|id| (*id, 0)).collect(),
+        ledger_writes: vec![],
+        state_commitment: vec![],
+        now: 5,
+    })
+    .unwrap();
+    order
+}
+
+#[test]
+fn parents_arriving_after_children_solidify_the_cone() {
+    let mut t = tangle();
+    let a = block(vec![BlockId::GENESIS], 1);
+    let b = block(vec![a.0], 2);
+    let c = block(vec![a.0, b.0], 3);
+    // c first, then b, then a.
+    let out = t.attach(vec![c.clone()], 1).unwrap();
+    let mut expected_missing = vec![a.0, b.0];
+    expected_missing.sort();
+    assert_eq!(
+        out,
+        vec![AttachOutcome::Waiting {
+            missing: expected_missing
+        }]
+    );
+    assert_eq!(t.unsolid_count(), 1);
+    let out = t.attach(vec![b.clone()], 2).unwrap();
+    assert_eq!(out, vec![AttachOutcome::Waiting { missing: vec![a.0] }]);
+    assert_eq!(t.missing_parents(), vec![a.0]);
+    assert!(!t.metadata(&c.0).unwrap().unwrap().solid);
+    let out = t.attach(vec![a.clone()], 3).unwrap();
+    assert_eq!(out, vec![AttachOutcome::Solid]);
+    assert_eq!(t.unsolid_count(), 0);
+    for id in [a.0, b.0, c.0] {
+        assert!(t.metadata(&id).unwrap().unwrap().solid);
+    }
+    assert_eq!(
+        t.attach(vec![a], 4).unwrap(),
+        vec![AttachOutcome::Duplicate]
+    );
+    // c is a tip; a and b stay in the pool until max_children or the referenced-tip age.
+    assert!(t.select_tips(8, 4).contains(&c.0));
+    assert!(t.select_tips(8, 4 + t.config().tips.max_referenced_tip_age_ms + 1) == vec![c.0]);
+}
+
+#[test]
+fn the_solidifier_queue_is_bounded() {
+    let mut t = Tangle::open(
+        Arc::new(MemoryStore::default()),
+        TangleConfig {
+            max_unsolid: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let ghost = BlockId([9; 32]);
+    t.attach(vec![block(vec![ghost], 1)], 0).unwrap();
+    t.attach(vec![block(vec![ghost], 2)], 0).unwrap();
+    assert!(matches!(
+        t.attach(vec![block(vec![ghost], 3)], 0),
+        Err(TangleError::SolidifierFull(2))
+    ));
+    // A solid block still gets in.
+    assert_eq!(
+        t.attach(vec![block(vec![BlockId::GENESIS], 4)], 0).unwrap(),
+        vec![AttachOutcome::Solid]
+    );
+}
+
+#[test]
+fn white_flag_order_is_depth_first_parents_in_order() {
+    let mut t = tangle();
+    // Diamond: a, b on genesis; c on (a, b); d on (b); milestone on (c, d).
+    let a = block(vec![BlockId::GENESIS], 1);
+    let b = block(vec![BlockId::GENESIS], 2);
+    let c = block(vec![a.0, b.0], 3);
+    let d = block(vec![b.0], 4);
+    t.attach(vec![a.clone(), b.clone(), c.clone(), d.clone()], 0)
+        .unwrap();
+    let mut parents = vec![c.0, d.0];
+    parents.sort();
+    let order = t.white_flag_order(&parents).unwrap();
+    // Expected: visit parents in sorted order; each block after its own (sorted) parents.
+    let mut expected = Vec::new();
+    fn visit(id: BlockId, t: &Tangle, seen: &mut HashSet<BlockId>, out: &mut Vec<BlockId>) {
+        if !t.pending.contains_key(&id) || !seen.insert(id) {
+            return;
+        }
+        for p in t.pending[&id].block.parents.clone() {
+            visit(p, t, seen, out);
+        }
+        out.push(id);
+    }
+    let mut seen = HashSet::new();
+    for p in &parents {
+        visit(*p, &t, &mut seen, &mut expected);
+    }
+    assert_eq!(order, expected);
+    assert_eq!(order.len(), 4);
+    let pos = |x: BlockId| order.iter().position(|y| *y == x).unwrap();
+    assert!(pos(a.0) < pos(c.0) && pos(b.0) < pos(c.0) && pos(b.0) < pos(d.0));
+    // Confirm only c's cone first: d stays pending, then the next milestone takes d alone.
+    let first = confirm(&mut t, 1, vec![c.0]);
+    assert_eq!(first.len(), 3);
+    assert_eq!(t.white_flag_order(&[d.0]).unwrap(), vec![d.0]);
+    let meta = t.metadata(&a.0).unwrap().unwrap();
+    assert_eq!(meta.referenced_by, Some(1));
+    assert_eq!(
+        meta.white_flag_index,
+        Some(first.iter().position(|x| *x == a.0).unwrap() as u32)
+    );
+}
+
+#[test]
+fn white_flag_rejects_unknown_or_unsolid_parents() {
+    let mut t = tangle();
+    let ghost = BlockId([7; 32]);
+    let x = block(vec![ghost], 1);
+    t.attach(vec![x.clone()], 0).unwrap();
+    assert!(matches!(
+        t.white_flag_order(&[ghost]),
+        Err(TangleError::UnknownParent(_))
+    ));
+    assert!(matches!(
+        t.white_flag_order(&[x.0]),
+        Err(TangleError::NotSolid(_))
+    ));
+}
+
+#[test]
+fn old_cones_become_lazy_and_leave_the_pool() {
+    let mut t = tangle();
+    let old = block(vec![BlockId::GENESIS], 1);
+    t.attach(vec![old.clone()], 0).unwrap();
+    assert_eq!(t.tip_score(&old.0), Some(TipScore::NonLazy));
+    // Milestones that confirm other blocks while `old` stays unapproved.
+    for i in 1..=14u32 {
+        let other = block(vec![BlockId::GENESIS], 100 + i as u64);
+        t.attach(vec![other.clone()], 0).unwrap();
+        confirm(&mut t, i, vec![other.0]);
+        let expected = match i {
+            0..=3 => TipScore::NonLazy,  // L − YCRI ≤ 3
+            4..=8 => TipScore::SemiLazy, // L − YCRI ≤ 8
+            _ => TipScore::Lazy,
+        };
+        assert_eq!(t.tip_score(&old.0), Some(expected), "after milestone {i}");
+    }
+    assert!(!t.all_tips().contains(&old.0));
+    // A block approving only that lazy cone is below max depth only later; it is never
+    // returned by tip selection while lazy.
+    assert!(!t.select_tips(8, 0).contains(&old.0));
+}
+
+#[test]
+fn restart_reloads_unconfirmed_blocks() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let mut t = Tangle::open(store.clone(), TangleConfig::default()).unwrap();
+    let a = block(vec![BlockId::GENESIS], 1);
+    let b = block(vec![a.0], 2);
+    let c = block(vec![BlockId([3; 32])], 3);
+    t.attach(vec![a.clone(), b.clone(), c.clone()], 0).unwrap();
+    confirm(&mut t, 1, vec![a.0]);
+    drop(t);
+    let t = Tangle::open(store, TangleConfig::default()).unwrap();
+    assert_eq!(t.latest_milestone().unwrap().index, 1);
+    assert_eq!(t.pending_count(), 2);
+    assert_eq!(t.unsolid_count(), 1);
+    assert!(t.metadata(&b.0).unwrap().unwrap().solid);
+    assert_eq!(t.metadata(&a.0).unwrap().unwrap().referenced_by, Some(1));
+    assert_eq!(t.white_flag_order(&[b.0]).unwrap(), vec![b.0]);
+    assert_eq!(
+        read::white_flag_list(t.store().as_ref(), 1).unwrap(),
+        Some(vec![a.0])
+    );
+    assert_eq!(
+        read::children(t.store().as_ref(), &a.0, 10).unwrap().len(),
+        2
+    ); // b and the milestone
+}
+
+#[test]
+fn sled_store_round_trips_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SledStore::open(dir.path()).unwrap();
+    let mut b = WriteBatch::default();
+    b.put(key(prefix::LEDGER, &[b"a"]), vec![1]);
+    b.put(key(prefix::LEDGER, &[b"b"]), vec![2]);
+    b.put(key(prefix::BLOCK, &[b"x"]), vec![3]);
+    s.apply(b).unwrap();
+    s.flush().unwrap();
+    assert_eq!(s.scan_prefix(&[prefix::LEDGER]).unwrap().len(), 2);
+    let mut d = WriteBatch::default();
+    d.delete(key(prefix::LEDGER, &[b"a"]));
+    s.apply(d).unwrap();
+    assert_eq!(s.get(&key(prefix::LEDGER, &[b"a"])).unwrap(), None);
+    assert!(s.size_on_disk() > 0);
+}
