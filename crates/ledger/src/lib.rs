@@ -43,6 +43,11 @@ pub mod keys {
     /// Count of anchors (tagged-data payloads applied).
     pub const ANCHORS: &[u8] = b"count/anchors";
 
+    /// A milestone committee member (may sign blocks, for example tip-merging ones).
+    pub fn committee_member(key: &PublicKeyBytes) -> Vec<u8> {
+        [b"committee/".as_slice(), &key.0].concat()
+    }
+
     /// An organisation allowed to sign blocks.
     pub fn organisation(key: &PublicKeyBytes) -> Vec<u8> {
         [b"org/".as_slice(), &key.0].concat()
@@ -58,7 +63,8 @@ pub mod keys {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ConflictReason {
-    /// The issuer is not an organisation registered at this milestone.
+    /// The issuer is neither a registered organisation nor a committee member at this
+    /// milestone.
     UnknownIssuer,
     /// The same tag and data were anchored by an earlier confirmed block.
     DuplicateAnchor,
@@ -137,6 +143,13 @@ pub struct MilestoneOutcome {
     pub state_root: StateRoot,
 }
 
+/// Whether `key` may sign blocks in `state` (a registered organisation or a committee
+/// member). The node applies the same rule when a block arrives.
+pub fn may_sign_blocks(state: &dyn StateRead, key: &PublicKeyBytes) -> Result<bool, StateError> {
+    Ok(state.get(&keys::organisation(key))?.is_some()
+        || state.get(&keys::committee_member(key))?.is_some())
+}
+
 /// Errors that stop a milestone from being applied at all (storage failures). A block
 /// breaking a ledger rule is not an error: it is [`BlockOutcome::Conflicting`].
 #[derive(Debug, thiserror::Error)]
@@ -188,6 +201,9 @@ impl Ledger {
             .ok();
         for org in &genesis.organisations {
             diff.put(&keys::organisation(org), vec![1]).ok();
+        }
+        for member in genesis.committee.members() {
+            diff.put(&keys::committee_member(member), vec![1]).ok();
         }
         for counter in [keys::APPLIED, keys::CONFLICTING, keys::ANCHORS] {
             diff.put(counter, 0u64.to_le_bytes().to_vec()).ok();
@@ -242,7 +258,9 @@ impl Ledger {
         block: &Block,
     ) -> Result<Result<(), ConflictReason>, LedgerError> {
         if let Issuer::Organisation { public_key } = &block.issuer {
-            if diff.get(&keys::organisation(public_key))?.is_none() {
+            if diff.get(&keys::organisation(public_key))?.is_none()
+                && diff.get(&keys::committee_member(public_key))?.is_none()
+            {
                 return Ok(Err(ConflictReason::UnknownIssuer));
             }
         }

@@ -1,0 +1,501 @@
+//! The REST and WebSocket API (axum), under `/api/v1`, and `/metrics`.
+//!
+//! Every error is a JSON object `{"error": {"code": ..., "message": ...}}` with a 4xx
+//! status for the client's mistakes and 5xx only for the node's own failures. Path and
+//! body extraction is done by hand so that malformed input gets the same JSON errors
+//! as every other mistake. `specs/openapi.json` describes every route.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::RecvError;
+use weft_ledger::ConflictReason;
+use weft_tangle::AttachOutcome;
+use weft_types::{Block, BlockId, Milestone};
+
+use crate::core::{Node, SubmitError};
+
+/// The OpenAPI document (kept in `specs/`).
+pub const OPENAPI: &str = include_str!("../../specs/openapi.json");
+
+/// An API error: status, stable code, message.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "notFound", message)
+    }
+    fn internal(message: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%message, "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; see the node's log",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"error": {"code": self.code, "message": self.message}})),
+        )
+            .into_response()
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> ApiError {
+        let code = match &e {
+            SubmitError::Decode(_) => "invalidBlock",
+            SubmitError::Json(_) => "invalidJson",
+            SubmitError::WrongNetwork { .. } => "wrongNetwork",
+            SubmitError::FromTheFuture { .. } => "issuingTimeInFuture",
+            SubmitError::UnknownIssuer(_) => "unknownIssuer",
+            SubmitError::InsufficientWork { .. } => "insufficientWork",
+            SubmitError::AnonymousPayload(_) => "anonymousPayloadNotAllowed",
+            SubmitError::MilestoneNotAccepted => "milestoneNotAccepted",
+            SubmitError::InvalidSignature(_) => "invalidSignature",
+            SubmitError::SolidifierFull(_) => {
+                return ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "solidifierFull",
+                    e.to_string(),
+                )
+            }
+            SubmitError::ShuttingDown => {
+                return ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "shuttingDown",
+                    e.to_string(),
+                )
+            }
+            SubmitError::Storage(m) => return ApiError::internal(m),
+        };
+        ApiError::bad_request(code, e.to_string())
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn parse_block_id(s: &str) -> ApiResult<BlockId> {
+    s.parse().map_err(|e| {
+        ApiError::bad_request(
+            "invalidBlockId",
+            format!("block id {s:?}: {e} (64 hex digits)"),
+        )
+    })
+}
+
+/// Builds the router.
+pub fn router(node: Node) -> Router {
+    let limit = node.config.max_body_bytes;
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/info", get(info))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/blocks", post(submit_block))
+        .route("/api/v1/blocks/{id}", get(get_block))
+        .route("/api/v1/blocks/{id}/metadata", get(get_metadata))
+        .route("/api/v1/blocks/{id}/children", get(get_children))
+        .route("/api/v1/tips", get(get_tips))
+        .route("/api/v1/milestones/latest", get(latest_milestone))
+        .route("/api/v1/milestones/{index}", get(milestone_by_index))
+        .route("/api/v1/ledger/anchors/{digest}", get(get_anchor))
+        .route("/api/v1/events", get(events))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { ApiError::not_found("no such route; see /api/v1/openapi.json") })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
+        .with_state(node)
+}
+
+async fn health(State(node): State<Node>) -> Response {
+    let latest = node.latest_milestone();
+    let now = crate::core::now_ms();
+    let interval = node.config.milestone_interval_ms;
+    // Healthy when a milestone was confirmed within five intervals (or the node just
+    // started and is within its first five).
+    let healthy = match latest {
+        Some(l) => now.saturating_sub(l.timestamp) <= 5 * interval.max(1000),
+        None => node.started.elapsed().as_millis() as u64 <= 5 * interval.max(1000),
+    };
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({"healthy": healthy, "latestMilestone": latest.map(|l| l.index)})),
+    )
+        .into_response()
+}
+
+async fn info(State(node): State<Node>) -> ApiResult<Json<Value>> {
+    let latest = node.latest_milestone();
+    let (tips, unsolid, pending) = node.tangle_counts();
+    let state_root = match latest {
+        Some(l) => node
+            .milestone_by_index(l.index)
+            .map_err(ApiError::internal)?
+            .map(|(m, _)| m.essence.state_root),
+        None => None,
+    };
+    let latest_json = latest.map(|l| json!({"index": l.index, "milestoneId": l.id, "blockId": l.block_id, "timestamp": l.timestamp}));
+    Ok(Json(json!({
+        "name": "weft-node",
+        "version": env!("CARGO_PKG_VERSION"),
+        "networkName": node.config.genesis.network_name,
+        "networkId": node.network_id.0.to_string(),
+        "protocolVersion": weft_types::PROTOCOL_VERSION,
+        "dev": node.config.dev,
+        "latestMilestone": latest_json,
+        "confirmedMilestone": latest_json,
+        "stateRoot": state_root,
+        "milestoneIntervalMs": node.config.milestone_interval_ms,
+        "powDifficulty": node.config.pow_difficulty,
+        "committee": {
+            "id": node.config.genesis.committee.id(),
+            "threshold": node.config.genesis.committee.threshold(),
+            "members": node.config.genesis.committee.members(),
+        },
+        "tips": tips,
+        "solidifierQueue": unsolid,
+        "pendingBlocks": pending,
+        "peers": [],
+        "uptimeSeconds": node.started.elapsed().as_secs(),
+    })))
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn submit_block(
+    State(node): State<Node>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let submitted = if content_type.starts_with("application/json") {
+        node.submit_json(&body).await?
+    } else if content_type.starts_with("application/octet-stream") || content_type.is_empty() {
+        node.submit_bytes(body.to_vec()).await?
+    } else {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupportedMediaType",
+            format!("content type {content_type:?}: send application/octet-stream (canonical bytes) or application/json"),
+        ));
+    };
+    let (status, body) = match submitted.outcome {
+        AttachOutcome::Solid => (
+            StatusCode::CREATED,
+            json!({"blockId": submitted.block_id, "solid": true}),
+        ),
+        AttachOutcome::Waiting { missing } => (
+            StatusCode::ACCEPTED,
+            json!({"blockId": submitted.block_id, "solid": false, "missingParents": missing}),
+        ),
+        AttachOutcome::Duplicate => (
+            StatusCode::OK,
+            json!({"blockId": submitted.block_id, "duplicate": true}),
+        ),
+    };
+    Ok((status, Json(body)).into_response())
+}
+
+fn wants_bytes(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/octet-stream"))
+}
+
+async fn get_block(
+    State(node): State<Node>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let id = parse_block_id(&id)?;
+    let bytes = node
+        .block_bytes(&id)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("block {id} is not stored")))?;
+    if wants_bytes(&headers) {
+        return Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response());
+    }
+    let block = Block::from_bytes(&bytes).map_err(ApiError::internal)?;
+    Ok(Json(block).into_response())
+}
+
+async fn get_metadata(State(node): State<Node>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let id = parse_block_id(&id)?;
+    let meta = node
+        .block_metadata(&id)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("block {id} is not stored")))?;
+    let ledger_outcome = match (meta.referenced_by, meta.conflict) {
+        (None, _) => "pending",
+        (Some(_), 0) => "applied",
+        (Some(_), _) => "conflicting",
+    };
+    let conflict = ConflictReason::from_code(meta.conflict)
+        .map(|r| json!({"code": meta.conflict, "reason": r, "description": r.describe()}));
+    Ok(Json(json!({
+        "blockId": id,
+        "solid": meta.solid,
+        "referencedByMilestone": meta.referenced_by,
+        "whiteFlagIndex": meta.white_flag_index,
+        "ledgerOutcome": ledger_outcome,
+        "conflict": conflict,
+        "arrivalTime": meta.arrival_time,
+        "confirmationTime": meta.confirmation_time,
+    })))
+}
+
+#[derive(Deserialize)]
+struct ChildrenQuery {
+    limit: Option<String>,
+}
+
+async fn get_children(
+    State(node): State<Node>,
+    Path(id): Path<String>,
+    Query(q): Query<ChildrenQuery>,
+) -> ApiResult<Json<Value>> {
+    let id = parse_block_id(&id)?;
+    let limit = match q.limit {
+        None => 1000,
+        Some(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalidLimit",
+                    format!("limit {s:?}: an integer in 1..=10000"),
+                )
+            })?,
+    };
+    if node
+        .block_metadata(&id)
+        .map_err(ApiError::internal)?
+        .is_none()
+    {
+        return Err(ApiError::not_found(format!("block {id} is not stored")));
+    }
+    let children =
+        weft_tangle::read::children(node.store.as_ref(), &id, limit).map_err(ApiError::internal)?;
+    Ok(Json(
+        json!({"blockId": id, "limit": limit, "count": children.len(), "children": children}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct TipsQuery {
+    count: Option<String>,
+}
+
+async fn get_tips(State(node): State<Node>, Query(q): Query<TipsQuery>) -> ApiResult<Json<Value>> {
+    let count = match q.count {
+        None => 4,
+        Some(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=weft_types::MAX_PARENTS).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request("invalidCount", format!("count {s:?}: an integer in 1..=8"))
+            })?,
+    };
+    Ok(Json(json!({"tips": node.select_tips(count)})))
+}
+
+fn milestone_json(m: &Milestone, block_id: BlockId, confirmed: Option<usize>) -> Value {
+    json!({
+        "index": m.essence.index,
+        "milestoneId": m.id(),
+        "blockId": block_id,
+        "timestamp": m.essence.timestamp,
+        "previousMilestoneId": m.essence.previous_milestone_id,
+        "parents": m.essence.parents,
+        "inclusionRoot": m.essence.inclusion_root,
+        "stateRoot": m.essence.state_root,
+        "committeeId": m.essence.committee_id,
+        "signatures": m.signatures,
+        "confirmedBlocks": confirmed,
+    })
+}
+
+async fn latest_milestone(State(node): State<Node>) -> ApiResult<Json<Value>> {
+    let latest = node
+        .latest_milestone()
+        .ok_or_else(|| ApiError::not_found("no milestone yet"))?;
+    milestone_response(&node, latest.index, false)
+}
+
+#[derive(Deserialize)]
+struct MilestoneQuery {
+    blocks: Option<String>,
+}
+
+async fn milestone_by_index(
+    State(node): State<Node>,
+    Path(index): Path<String>,
+    Query(q): Query<MilestoneQuery>,
+) -> ApiResult<Json<Value>> {
+    let index: u32 = index.parse().ok().filter(|i| *i >= 1).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalidIndex",
+            format!("milestone index {index:?}: an integer >= 1"),
+        )
+    })?;
+    let with_blocks = match q.blocks.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalidQuery",
+                format!("blocks={other:?}: true or false"),
+            ))
+        }
+    };
+    milestone_response(&node, index, with_blocks)
+}
+
+fn milestone_response(node: &Node, index: u32, with_blocks: bool) -> ApiResult<Json<Value>> {
+    let (m, block_id) = node
+        .milestone_by_index(index)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("milestone {index} does not exist yet")))?;
+    let list = weft_tangle::read::white_flag_list(node.store.as_ref(), index)
+        .map_err(ApiError::internal)?
+        .unwrap_or_default();
+    let mut v = milestone_json(&m, block_id, Some(list.len()));
+    if with_blocks {
+        v["blocks"] = json!(list);
+    }
+    Ok(Json(v))
+}
+
+async fn get_anchor(
+    State(node): State<Node>,
+    Path(digest): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let d: [u8; 32] = weft_types::id::parse_hex_array(&digest).map_err(|e| {
+        ApiError::bad_request("invalidDigest", format!("anchor digest {digest:?}: {e}"))
+    })?;
+    let v = node
+        .ledger_value(&weft_ledger::keys::anchor(&d))
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("no confirmed anchor with that digest"))?;
+    if v.len() != 36 {
+        return Err(ApiError::internal("anchor entry has the wrong length"));
+    }
+    let mut id = [0u8; 32];
+    id.copy_from_slice(&v[..32]);
+    let milestone = u32::from_le_bytes([v[32], v[33], v[34], v[35]]);
+    Ok(Json(
+        json!({"digest": hex::encode(d), "blockId": BlockId(id), "milestone": milestone}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    topics: Option<String>,
+}
+
+async fn events(
+    State(node): State<Node>,
+    Query(q): Query<EventsQuery>,
+    ws: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    let topics: Vec<String> = match q.topics {
+        None => vec!["blocks".into(), "milestones".into(), "confirmations".into()],
+        Some(t) => t.split(',').map(|s| s.trim().to_string()).collect(),
+    };
+    if let Some(bad) = topics
+        .iter()
+        .find(|t| !["blocks", "milestones", "confirmations"].contains(&t.as_str()))
+    {
+        return Err(ApiError::bad_request(
+            "invalidTopic",
+            format!("topic {bad:?}: blocks, milestones or confirmations"),
+        ));
+    }
+    let rx = node.events.subscribe();
+    Ok(ws.on_upgrade(move |socket| stream_events(socket, rx, topics)))
+}
+
+async fn stream_events(
+    mut socket: WebSocket,
+    mut rx: tokio::sync::broadcast::Receiver<Arc<crate::events::Event>>,
+    topics: Vec<String>,
+) {
+    loop {
+        tokio::select! {
+            event = rx.recv() => match event {
+                Ok(e) => {
+                    if !topics.iter().any(|t| t == e.topic()) {
+                        continue;
+                    }
+                    let Ok(text) = serde_json::to_string(e.as_ref()) else { continue };
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Lagged(n)) => {
+                    let note = json!({"type": "lagged", "missed": n}).to_string();
+                    if socket.send(Message::Text(note.into())).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            },
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                _ => {}
+            },
+        }
+    }
+}
+
+async fn metrics(State(node): State<Node>) -> Response {
+    node.refresh_gauges();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        node.metrics.render(),
+    )
+        .into_response()
+}

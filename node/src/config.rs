@@ -1,0 +1,258 @@
+//! Node configuration: `--dev` defaults, or a TOML file for real deployments.
+//!
+//! A dev network needs nothing: a one-member committee and one organisation whose keys
+//! are derived from public, well-known seeds (so the demo, the bench and a developer's
+//! scripts can sign blocks). Those keys protect nothing and the node says so at start.
+//! A real deployment names its committee and organisations by public key in the TOML file
+//! and passes a validator's secret seed through the `WEFT_VALIDATOR_KEY` environment
+//! variable, so no secret is ever written to a plain file by Weft.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use weft_crypto::OrganisationKey;
+use weft_ledger::Genesis;
+use weft_tangle::TipConfig;
+use weft_types::hash::blake2b256;
+use weft_types::{Committee, PublicKeyBytes};
+
+/// Name of the dev network.
+pub const DEV_NETWORK: &str = "weft-dev";
+/// Environment variable holding a validator's secret seed (hex) outside dev mode.
+pub const VALIDATOR_KEY_ENV: &str = "WEFT_VALIDATOR_KEY";
+
+/// The well-known dev key named `name` (`committee`, `organisation`, ...). Public seeds:
+/// never use them outside a dev network.
+pub fn dev_key(name: &str) -> OrganisationKey {
+    OrganisationKey::from_seed(&blake2b256(&[b"weft/dev-key/v1/", name.as_bytes()]))
+}
+
+/// Everything a node needs to run.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Database directory.
+    pub data_dir: PathBuf,
+    /// API listen address.
+    pub api: SocketAddr,
+    /// The genesis (network, committee, organisations).
+    pub genesis: Genesis,
+    /// Milestone interval in milliseconds (when this node is a committee member).
+    pub milestone_interval_ms: u64,
+    /// Proof-of-work difficulty (leading zero bits) for anonymous blocks.
+    pub pow_difficulty: u32,
+    /// Largest request body accepted by the API.
+    pub max_body_bytes: usize,
+    /// How far in the future an issuing time may be, in milliseconds.
+    pub max_clock_skew_ms: u64,
+    /// Blocks waiting for parents, at most.
+    pub max_unsolid: usize,
+    /// Tip selection parameters.
+    pub tips: TipConfig,
+    /// Most tips merged into one milestone (through tip-merging blocks).
+    pub max_milestone_tips: usize,
+    /// Whether this is the insecure dev network.
+    pub dev: bool,
+}
+
+/// The TOML file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Network name.
+    pub network_name: String,
+    /// Database directory.
+    pub data_dir: PathBuf,
+    /// API listen address.
+    pub api: SocketAddr,
+    /// Committee threshold.
+    pub committee_threshold: u16,
+    /// Committee members (hex Ed25519 public keys).
+    pub committee: Vec<String>,
+    /// Organisations allowed to sign blocks (hex Ed25519 public keys).
+    #[serde(default)]
+    pub organisations: Vec<String>,
+    /// Milestone interval (ms), default 1000.
+    #[serde(default = "default_interval")]
+    pub milestone_interval_ms: u64,
+    /// Proof-of-work difficulty for anonymous blocks, default 16.
+    #[serde(default = "default_pow")]
+    pub pow_difficulty: u32,
+    /// Largest request body (bytes), default 65536.
+    #[serde(default = "default_body")]
+    pub max_body_bytes: usize,
+    /// Blocks waiting for parents, at most (default 50000).
+    #[serde(default = "default_unsolid")]
+    pub max_unsolid: usize,
+    /// Tip selection parameters.
+    #[serde(default)]
+    pub tips: TipConfig,
+}
+
+fn default_interval() -> u64 {
+    1000
+}
+fn default_pow() -> u32 {
+    16
+}
+fn default_body() -> usize {
+    64 * 1024
+}
+fn default_unsolid() -> usize {
+    50_000
+}
+
+/// Configuration errors, each naming the field.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// File could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// Path.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// TOML error.
+    #[error("invalid config {path}: {message}")]
+    Parse {
+        /// Path.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A field's value is wrong.
+    #[error("config field `{field}`: {message}")]
+    Field {
+        /// Field.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn parse_keys(field: &'static str, keys: &[String]) -> Result<Vec<PublicKeyBytes>, ConfigError> {
+    keys.iter()
+        .map(|k| {
+            k.parse().map_err(|e| ConfigError::Field {
+                field,
+                message: format!("{k}: {e}"),
+            })
+        })
+        .collect()
+}
+
+impl NodeConfig {
+    /// The dev network: one-member committee and one organisation with well-known keys.
+    pub fn dev(data_dir: PathBuf, api: SocketAddr) -> NodeConfig {
+        let committee = Committee::new(1, vec![dev_key("committee").public_key()])
+            .unwrap_or_else(|_| unreachable!("a one-member committee with threshold 1 is valid"));
+        NodeConfig {
+            data_dir,
+            api,
+            genesis: Genesis {
+                network_name: DEV_NETWORK.into(),
+                committee,
+                organisations: vec![dev_key("organisation").public_key()],
+            },
+            milestone_interval_ms: 1000,
+            pow_difficulty: 0,
+            max_body_bytes: 64 * 1024,
+            max_clock_skew_ms: 60_000,
+            max_unsolid: 50_000,
+            tips: TipConfig::default(),
+            max_milestone_tips: 4096,
+            dev: true,
+        }
+    }
+
+    /// Reads a TOML file.
+    pub fn from_file(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let file: ConfigFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        let members = parse_keys("committee", &file.committee)?;
+        let committee =
+            Committee::new(file.committee_threshold, members).map_err(|e| ConfigError::Field {
+                field: "committee",
+                message: e.to_string(),
+            })?;
+        if file.milestone_interval_ms < 50 {
+            return Err(ConfigError::Field {
+                field: "milestone_interval_ms",
+                message: "at least 50 ms".into(),
+            });
+        }
+        if file.pow_difficulty > 40 {
+            return Err(ConfigError::Field {
+                field: "pow_difficulty",
+                message: "at most 40 bits".into(),
+            });
+        }
+        if file.max_body_bytes < weft_types::MAX_BLOCK_BYTES * 2 {
+            return Err(ConfigError::Field {
+                field: "max_body_bytes",
+                message: format!(
+                    "at least {} (a block as JSON)",
+                    weft_types::MAX_BLOCK_BYTES * 2
+                ),
+            });
+        }
+        Ok(NodeConfig {
+            data_dir: file.data_dir,
+            api: file.api,
+            genesis: Genesis {
+                network_name: file.network_name,
+                committee,
+                organisations: parse_keys("organisations", &file.organisations)?,
+            },
+            milestone_interval_ms: file.milestone_interval_ms,
+            pow_difficulty: file.pow_difficulty,
+            max_body_bytes: file.max_body_bytes,
+            max_clock_skew_ms: 60_000,
+            max_unsolid: file.max_unsolid,
+            tips: file.tips,
+            max_milestone_tips: 4096,
+            dev: false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_file_errors_name_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("weft.toml");
+        let member = dev_key("committee").public_key();
+        std::fs::write(
+            &path,
+            format!(
+                "network_name = \"n\"\ndata_dir = \"d\"\napi = \"127.0.0.1:1\"\ncommittee_threshold = 1\ncommittee = [\"{member}\"]\n"
+            ),
+        )
+        .unwrap();
+        let c = NodeConfig::from_file(&path).unwrap();
+        assert_eq!(c.genesis.committee.members(), &[member]);
+        assert_eq!(c.pow_difficulty, 16);
+        std::fs::write(
+            &path,
+            "network_name = \"n\"\ndata_dir = \"d\"\napi = \"127.0.0.1:1\"\ncommittee_threshold = 1\ncommittee = [\"zz\"]\n",
+        )
+        .unwrap();
+        let e = NodeConfig::from_file(&path).unwrap_err().to_string();
+        assert!(e.contains("committee"), "{e}");
+        std::fs::write(&path, "network_name = 3").unwrap();
+        assert!(matches!(
+            NodeConfig::from_file(&path),
+            Err(ConfigError::Parse { .. })
+        ));
+    }
+}

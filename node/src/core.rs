@@ -1,0 +1,772 @@
+//! The node's core: accepts blocks, keeps the Tangle, issues and applies milestones.
+//!
+//! Three paths meet here. Submissions are checked without locks (decoding, network,
+//! time, issuer, proof of work), then queued to one ingest thread that batch-verifies
+//! their signatures (ZIP-215) and attaches them to the Tangle in one store batch. The
+//! milestone thread, when this node holds a committee key, merges the tip pool into at
+//! most eight parents, computes the white-flag order of the new cone, applies it to the
+//! ledger, signs the essence and writes everything in one atomic, flushed batch. Readers
+//! go straight to the store for confirmed data, and take the Tangle lock only for the
+//! unconfirmed part.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use rand::rngs::OsRng;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use weft_crypto::{inclusion_root, verify_batch, BatchEntry, MultisetHash, OrganisationKey};
+use weft_ledger::{BlockOutcome, Ledger, MilestoneContext, StateError, StateRead};
+use weft_tangle::{
+    prefix, read, system, AttachOutcome, Confirmation, LatestMilestone, SledStore, Store,
+    StoreError, Tangle, TangleConfig, TangleError,
+};
+use weft_types::{
+    Block, BlockBuilder, BlockId, DecodeError, Issuer, Milestone, MilestoneEssence, MilestoneId,
+    MilestoneSignature, NetworkId, Payload, PayloadKind, PublicKeyBytes,
+};
+
+use crate::config::{NodeConfig, VALIDATOR_KEY_ENV};
+use crate::events::{ConfirmedBlock, Event};
+use crate::metrics::Metrics;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Why a submitted block was refused. Nothing was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// Not a canonical block.
+    #[error("invalid block encoding: {0}")]
+    Decode(#[from] DecodeError),
+    /// JSON that is not a block.
+    #[error("invalid block JSON: {0}")]
+    Json(String),
+    /// Another network's block.
+    #[error("block is for network {got}, this node runs network {expected}")]
+    WrongNetwork {
+        /// This node's network id.
+        expected: NetworkId,
+        /// The block's.
+        got: NetworkId,
+    },
+    /// Issuing time too far ahead of this node's clock.
+    #[error("issuing time {time} is more than {skew_ms} ms ahead of this node's clock ({now})")]
+    FromTheFuture {
+        /// Block time.
+        time: u64,
+        /// Node time.
+        now: u64,
+        /// Allowed skew.
+        skew_ms: u64,
+    },
+    /// Issuer key not registered.
+    #[error("issuer {0} is not a registered organisation or committee member")]
+    UnknownIssuer(PublicKeyBytes),
+    /// Anonymous block without enough work.
+    #[error("proof of work has {score} leading zero bits, this node requires {required}")]
+    InsufficientWork {
+        /// Score.
+        score: u32,
+        /// Required.
+        required: u32,
+    },
+    /// Anonymous block with an organisation-only payload.
+    #[error("anonymous blocks cannot carry a {0:?} payload")]
+    AnonymousPayload(PayloadKind),
+    /// Milestones come from the committee, not from API clients.
+    #[error("milestone blocks are issued by the committee and not accepted through the API")]
+    MilestoneNotAccepted,
+    /// Signature check failed.
+    #[error("signature does not verify for issuer {0}")]
+    InvalidSignature(PublicKeyBytes),
+    /// The solidifier queue is full.
+    #[error("too many blocks are waiting for parents ({0}); retry later")]
+    SolidifierFull(usize),
+    /// The node is shutting down.
+    #[error("node is shutting down")]
+    ShuttingDown,
+    /// Storage failed.
+    #[error("storage error: {0}")]
+    Storage(String),
+}
+
+/// A submission that was stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    /// The block id.
+    pub block_id: BlockId,
+    /// Solid, waiting for parents, or already known.
+    pub outcome: AttachOutcome,
+}
+
+/// Errors opening or running the node.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// Tangle or storage.
+    #[error(transparent)]
+    Tangle(#[from] TangleError),
+    /// Storage.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Ledger.
+    #[error(transparent)]
+    Ledger(#[from] weft_ledger::LedgerError),
+    /// The data directory holds another network.
+    #[error("data directory holds network {stored:?}, not {configured:?}; use another --data-dir")]
+    GenesisMismatch {
+        /// Stored network name.
+        stored: String,
+        /// Configured network name.
+        configured: String,
+    },
+    /// A key or configuration problem.
+    #[error("{0}")]
+    Setup(String),
+}
+
+struct IngestJob {
+    block_id: BlockId,
+    block: Arc<Block>,
+    bytes: Vec<u8>,
+    reply: oneshot::Sender<Result<Submitted, SubmitError>>,
+}
+
+struct Chain {
+    tangle: Tangle,
+    commitment: MultisetHash,
+}
+
+/// Reads ledger state from the store.
+pub struct StoreState<'a>(pub &'a dyn Store);
+
+impl StateRead for StoreState<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        read::ledger_value(self.0, key).map_err(|e| StateError(e.to_string()))
+    }
+}
+
+/// Shared node state.
+pub struct NodeInner {
+    /// Configuration.
+    pub config: NodeConfig,
+    /// Network id.
+    pub network_id: NetworkId,
+    /// The store (confirmed data is read here without locks).
+    pub store: Arc<dyn Store>,
+    chain: Mutex<Chain>,
+    /// Event stream.
+    pub events: broadcast::Sender<Arc<Event>>,
+    /// Metrics.
+    pub metrics: Metrics,
+    validator_key: Option<OrganisationKey>,
+    ingest: Mutex<Option<mpsc::Sender<IngestJob>>>,
+    stopping: AtomicBool,
+    received_since_milestone: AtomicU64,
+    /// When the node started.
+    pub started: Instant,
+}
+
+/// A running node (cheap to clone).
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<NodeInner>,
+    threads: Arc<Mutex<Vec<std::thread::JoinHandle<()>>>>,
+}
+
+impl std::ops::Deref for Node {
+    type Target = NodeInner;
+    fn deref(&self) -> &NodeInner {
+        &self.inner
+    }
+}
+
+impl Node {
+    /// Opens the store, writes or checks the genesis, and starts the ingest and (for a
+    /// committee member) milestone threads.
+    pub fn start(config: NodeConfig) -> Result<Node, NodeError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            NodeError::Setup(format!("cannot create {}: {e}", config.data_dir.display()))
+        })?;
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.data_dir.join("db"))?);
+        Node::start_with_store(config, store)
+    }
+
+    /// As [`Node::start`], on a given store.
+    pub fn start_with_store(config: NodeConfig, store: Arc<dyn Store>) -> Result<Node, NodeError> {
+        let validator_key = if config.dev {
+            Some(crate::config::dev_key("committee"))
+        } else {
+            match std::env::var(VALIDATOR_KEY_ENV) {
+                Ok(hex_seed) => {
+                    let seed: [u8; 32] = weft_types::id::parse_hex_array(hex_seed.trim())
+                        .map_err(|e| NodeError::Setup(format!("{VALIDATOR_KEY_ENV}: {e}")))?;
+                    Some(OrganisationKey::from_seed(&seed))
+                }
+                Err(_) => None,
+            }
+        };
+        let validator_key = match validator_key {
+            Some(k) if config.genesis.committee.contains(&k.public_key()) => Some(k),
+            Some(k) => {
+                return Err(NodeError::Setup(format!(
+                    "{VALIDATOR_KEY_ENV} holds key {} which is not a committee member",
+                    k.public_key()
+                )))
+            }
+            None => None,
+        };
+        let tangle_config = TangleConfig {
+            max_unsolid: config.max_unsolid,
+            tips: config.tips,
+            ..Default::default()
+        };
+        let mut tangle = Tangle::open(store.clone(), tangle_config)?;
+        let commitment = match tangle.system_entry(system::GENESIS)? {
+            Some(stored) => {
+                let stored: weft_ledger::Genesis = serde_json::from_slice(&stored)
+                    .map_err(|e| StoreError::Corrupt(format!("stored genesis: {e}")))?;
+                if stored != config.genesis {
+                    return Err(NodeError::GenesisMismatch {
+                        stored: stored.network_name,
+                        configured: config.genesis.network_name.clone(),
+                    });
+                }
+                let bytes = tangle
+                    .system_entry(system::STATE_COMMITMENT)?
+                    .ok_or_else(|| StoreError::Corrupt("no state commitment".into()))?;
+                decode_commitment(&bytes)?
+            }
+            None => {
+                let (diff, commitment) = Ledger::genesis_state(&config.genesis);
+                let json = serde_json::to_vec(&config.genesis)
+                    .map_err(|e| NodeError::Setup(e.to_string()))?;
+                tangle.write_genesis(
+                    json,
+                    diff.writes.into_iter().collect(),
+                    encode_commitment(&commitment),
+                )?;
+                commitment
+            }
+        };
+        let (events, _) = broadcast::channel(4096);
+        let (tx, rx) = mpsc::channel(65_536);
+        let inner = Arc::new(NodeInner {
+            network_id: config.genesis.network_id(),
+            config,
+            store,
+            chain: Mutex::new(Chain { tangle, commitment }),
+            events,
+            metrics: Metrics::default(),
+            validator_key,
+            ingest: Mutex::new(Some(tx)),
+            stopping: AtomicBool::new(false),
+            received_since_milestone: AtomicU64::new(0),
+            started: Instant::now(),
+        });
+        inner.refresh_gauges();
+        let node = Node {
+            inner,
+            threads: Arc::new(Mutex::new(Vec::new())),
+        };
+        let ingest_node = node.inner.clone();
+        let ingest = std::thread::Builder::new()
+            .name("weft-ingest".into())
+            .spawn(move || ingest_node.ingest_loop(rx))
+            .map_err(|e| NodeError::Setup(e.to_string()))?;
+        node.threads.lock().push(ingest);
+        if node.validator_key.is_some() {
+            let ms_node = node.inner.clone();
+            let t = std::thread::Builder::new()
+                .name("weft-milestones".into())
+                .spawn(move || ms_node.milestone_loop())
+                .map_err(|e| NodeError::Setup(e.to_string()))?;
+            node.threads.lock().push(t);
+        }
+        Ok(node)
+    }
+
+    /// Stops the threads after the milestone in progress and flushes the store.
+    pub fn shutdown(&self) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        self.inner.ingest.lock().take();
+        let threads: Vec<_> = self.threads.lock().drain(..).collect();
+        for t in threads {
+            let _ = t.join();
+        }
+        let _ = self.inner.store.flush();
+    }
+}
+
+fn encode_commitment(c: &MultisetHash) -> Vec<u8> {
+    [&c.sum_bytes()[..], &c.count().to_le_bytes()].concat()
+}
+
+fn decode_commitment(b: &[u8]) -> Result<MultisetHash, StoreError> {
+    if b.len() != 40 {
+        return Err(StoreError::Corrupt("state commitment entry".into()));
+    }
+    let mut sum = [0u8; 32];
+    sum.copy_from_slice(&b[..32]);
+    let mut count = [0u8; 8];
+    count.copy_from_slice(&b[32..]);
+    MultisetHash::from_parts(sum, u64::from_le_bytes(count))
+        .ok_or_else(|| StoreError::Corrupt("state commitment point".into()))
+}
+
+impl NodeInner {
+    /// Checks everything about a block that needs no signature verification or lock.
+    pub fn precheck(&self, block: &Block) -> Result<(), SubmitError> {
+        if block.network_id != self.network_id {
+            return Err(SubmitError::WrongNetwork {
+                expected: self.network_id,
+                got: block.network_id,
+            });
+        }
+        let now = now_ms();
+        if block.issuing_time > now.saturating_add(self.config.max_clock_skew_ms) {
+            return Err(SubmitError::FromTheFuture {
+                time: block.issuing_time,
+                now,
+                skew_ms: self.config.max_clock_skew_ms,
+            });
+        }
+        if let Payload::Milestone(_) = block.payload {
+            return Err(SubmitError::MilestoneNotAccepted);
+        }
+        match &block.issuer {
+            Issuer::Organisation { public_key } => {
+                let state = StoreState(self.store.as_ref());
+                let known = weft_ledger::may_sign_blocks(&state, public_key)
+                    .map_err(|e| SubmitError::Storage(e.to_string()))?;
+                if !known {
+                    return Err(SubmitError::UnknownIssuer(*public_key));
+                }
+            }
+            Issuer::Anonymous => {
+                if block.payload.kind() != PayloadKind::None {
+                    return Err(SubmitError::AnonymousPayload(block.payload.kind()));
+                }
+                let score = block.pow_score();
+                if score < self.config.pow_difficulty {
+                    return Err(SubmitError::InsufficientWork {
+                        score,
+                        required: self.config.pow_difficulty,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes, checks and stores canonical block bytes.
+    pub async fn submit_bytes(&self, bytes: Vec<u8>) -> Result<Submitted, SubmitError> {
+        let block = Block::from_bytes(&bytes)?;
+        self.submit_decoded(block, bytes).await
+    }
+
+    /// Checks and stores a block given as JSON.
+    pub async fn submit_json(&self, json: &[u8]) -> Result<Submitted, SubmitError> {
+        let block: Block =
+            serde_json::from_slice(json).map_err(|e| SubmitError::Json(e.to_string()))?;
+        block.check_structure()?;
+        let bytes = block.to_bytes();
+        // Re-decode: the JSON form must describe exactly one canonical block.
+        let block = Block::from_bytes(&bytes)?;
+        self.submit_decoded(block, bytes).await
+    }
+
+    async fn submit_decoded(&self, block: Block, bytes: Vec<u8>) -> Result<Submitted, SubmitError> {
+        let result = self.submit_inner(block, bytes).await;
+        if result.is_err() {
+            self.metrics.blocks_rejected.inc();
+        }
+        result
+    }
+
+    async fn submit_inner(&self, block: Block, bytes: Vec<u8>) -> Result<Submitted, SubmitError> {
+        self.precheck(&block)?;
+        let block_id = BlockId::of_bytes(&bytes);
+        let (reply, rx) = oneshot::channel();
+        let tx = self
+            .ingest
+            .lock()
+            .clone()
+            .ok_or(SubmitError::ShuttingDown)?;
+        tx.send(IngestJob {
+            block_id,
+            block: Arc::new(block),
+            bytes,
+            reply,
+        })
+        .await
+        .map_err(|_| SubmitError::ShuttingDown)?;
+        rx.await.map_err(|_| SubmitError::ShuttingDown)?
+    }
+
+    fn ingest_loop(&self, mut rx: mpsc::Receiver<IngestJob>) {
+        const MAX_BATCH: usize = 2048;
+        let mut rng = OsRng;
+        while let Some(first) = rx.blocking_recv() {
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
+                }
+            }
+            // Batch-verify the signatures of organisation blocks.
+            let messages: Vec<Option<Vec<u8>>> = jobs
+                .iter()
+                .map(|j| {
+                    matches!(j.block.issuer, Issuer::Organisation { .. })
+                        .then(|| j.block.signing_message())
+                })
+                .collect();
+            let mut entries: Vec<BatchEntry<'_>> = Vec::new();
+            let mut entry_job = Vec::new();
+            for (i, j) in jobs.iter().enumerate() {
+                if let (Issuer::Organisation { public_key }, Some(sig), Some(msg)) =
+                    (&j.block.issuer, &j.block.signature, &messages[i])
+                {
+                    entries.push((*public_key, msg.as_slice(), *sig));
+                    entry_job.push(i);
+                }
+            }
+            let mut bad = vec![false; jobs.len()];
+            if let Err(weft_crypto::SignatureError::BatchFailed(failed)) =
+                verify_batch(&entries, &mut rng)
+            {
+                for f in failed {
+                    bad[entry_job[f]] = true;
+                }
+            }
+            drop(entries);
+            let mut to_attach = Vec::with_capacity(jobs.len());
+            let mut replies = Vec::with_capacity(jobs.len());
+            for (i, j) in jobs.into_iter().enumerate() {
+                if bad[i] {
+                    let key = match j.block.issuer {
+                        Issuer::Organisation { public_key } => public_key,
+                        Issuer::Anonymous => PublicKeyBytes([0; 32]),
+                    };
+                    self.metrics.blocks_rejected.inc();
+                    let _ = j.reply.send(Err(SubmitError::InvalidSignature(key)));
+                    continue;
+                }
+                to_attach.push((j.block_id, j.block.clone(), j.bytes));
+                replies.push((j.block_id, j.block, j.reply));
+            }
+            if to_attach.is_empty() {
+                continue;
+            }
+            let result = self.chain.lock().tangle.attach(to_attach, now_ms());
+            match result {
+                Ok(outcomes) => {
+                    for ((block_id, block, reply), outcome) in replies.into_iter().zip(outcomes) {
+                        if outcome != AttachOutcome::Duplicate {
+                            self.metrics.blocks_received.inc();
+                            self.received_since_milestone
+                                .fetch_add(1, Ordering::Relaxed);
+                            if self.events.receiver_count() > 0 {
+                                let _ = self.events.send(Arc::new(Event::Block {
+                                    block_id,
+                                    payload: block.payload.kind(),
+                                    solid: outcome == AttachOutcome::Solid,
+                                }));
+                            }
+                        }
+                        let _ = reply.send(Ok(Submitted { block_id, outcome }));
+                    }
+                }
+                Err(e) => {
+                    for (_, _, reply) in replies {
+                        let err = match &e {
+                            TangleError::SolidifierFull(n) => SubmitError::SolidifierFull(*n),
+                            other => SubmitError::Storage(other.to_string()),
+                        };
+                        let _ = reply.send(Err(err));
+                    }
+                }
+            }
+        }
+    }
+
+    fn milestone_loop(&self) {
+        let interval = Duration::from_millis(self.config.milestone_interval_ms);
+        let mut next = Instant::now() + interval;
+        while !self.stopping.load(Ordering::SeqCst) {
+            let now = Instant::now();
+            if now < next {
+                std::thread::sleep((next - now).min(Duration::from_millis(50)));
+                continue;
+            }
+            next += interval;
+            if next < Instant::now() {
+                next = Instant::now() + interval;
+            }
+            if let Err(e) = self.issue_milestone() {
+                tracing::error!(error = %e, "milestone failed");
+            }
+        }
+    }
+
+    /// Issues the next milestone (this node must hold a committee key).
+    pub fn issue_milestone(&self) -> Result<LatestMilestone, NodeError> {
+        let key = self
+            .validator_key
+            .as_ref()
+            .ok_or_else(|| NodeError::Setup("not a committee member".into()))?;
+        let started = Instant::now();
+        let mut chain = self.chain.lock();
+        let previous = chain.tangle.latest_milestone();
+        let now = now_ms();
+        let timestamp = match previous {
+            Some(p) if p.timestamp >= now => p.timestamp + 1,
+            _ => now,
+        };
+        let index = previous.map(|p| p.index + 1).unwrap_or(1);
+
+        // Merge the tip pool into at most eight parents with tip-merging blocks (no
+        // payload, signed by this committee member), so the milestone confirms every
+        // solid block that arrived before it.
+        let mut tips = chain.tangle.all_tips();
+        tips.sort();
+        tips.truncate(self.config.max_milestone_tips);
+        while tips.len() > weft_types::MAX_PARENTS {
+            let mut merged = Vec::with_capacity(tips.len() / weft_types::MAX_PARENTS + 1);
+            let mut blocks = Vec::with_capacity(merged.capacity());
+            for group in tips.chunks(weft_types::MAX_PARENTS) {
+                let b = key.sign_block(
+                    BlockBuilder::new(self.network_id, group.to_vec(), timestamp)
+                        .organisation(key.public_key()),
+                );
+                let bytes = b.to_bytes();
+                let id = BlockId::of_bytes(&bytes);
+                merged.push(id);
+                blocks.push((id, Arc::new(b), bytes));
+            }
+            chain.tangle.attach(blocks, now)?;
+            tips = merged;
+        }
+        let mut parents = if tips.is_empty() {
+            vec![previous.map(|p| p.block_id).unwrap_or(BlockId::GENESIS)]
+        } else {
+            tips
+        };
+        parents.sort();
+
+        let order = chain.tangle.white_flag_order(&parents)?;
+        let blocks: Vec<(BlockId, Arc<Block>)> = order
+            .iter()
+            .filter_map(|id| chain.tangle.pending_block(id).map(|b| (*id, b)))
+            .collect();
+        let refs: Vec<(BlockId, &Block)> = blocks.iter().map(|(id, b)| (*id, b.as_ref())).collect();
+        let outcome = Ledger.apply_milestone(
+            &StoreState(self.store.as_ref()),
+            chain.commitment,
+            MilestoneContext { index, timestamp },
+            &refs,
+        )?;
+        let essence = MilestoneEssence {
+            index,
+            timestamp,
+            previous_milestone_id: previous.map(|p| p.id).unwrap_or(MilestoneId::NONE),
+            parents: parents.clone(),
+            inclusion_root: inclusion_root(&order),
+            state_root: outcome.state_root,
+            committee_id: self.config.genesis.committee.id(),
+        };
+        let signature = key.sign(&essence.signing_message());
+        let milestone_id = essence.id();
+        let milestone = Milestone {
+            essence,
+            signatures: vec![MilestoneSignature {
+                public_key: key.public_key(),
+                signature,
+            }],
+        };
+        crate::milestone::verify_certificate(&milestone, &self.config.genesis.committee)
+            .map_err(|e| NodeError::Setup(format!("own milestone does not verify: {e}")))?;
+        let block = key.sign_block(
+            BlockBuilder::new(self.network_id, parents, timestamp)
+                .payload(Payload::Milestone(Box::new(milestone)))
+                .organisation(key.public_key()),
+        );
+        let bytes = block.to_bytes();
+        let block_id = BlockId::of_bytes(&bytes);
+        let latest = LatestMilestone {
+            index,
+            id: milestone_id,
+            block_id,
+            timestamp,
+        };
+        let codes: Vec<(BlockId, u8)> = order
+            .iter()
+            .zip(&outcome.outcomes)
+            .map(|(id, o)| {
+                (
+                    *id,
+                    match o {
+                        BlockOutcome::Applied => 0,
+                        BlockOutcome::Conflicting(r) => r.code(),
+                    },
+                )
+            })
+            .collect();
+        let conflicting = codes.iter().filter(|(_, c)| *c != 0).count();
+        chain.tangle.confirm_milestone(Confirmation {
+            milestone_block: Arc::new(block),
+            milestone_bytes: bytes,
+            latest,
+            confirmed: codes,
+            ledger_writes: outcome.diff.writes.into_iter().collect(),
+            state_commitment: encode_commitment(&outcome.commitment),
+            now: now_ms(),
+        })?;
+        chain.commitment = outcome.commitment;
+        let confirmed_at = now_ms();
+        drop(chain);
+
+        let elapsed = started.elapsed();
+        self.metrics
+            .milestone_confirmation_seconds
+            .observe(elapsed.as_secs_f64());
+        self.metrics.blocks_confirmed.inc_by(order.len() as u64);
+        self.metrics.blocks_conflicting.inc_by(conflicting as u64);
+        let secs = self.config.milestone_interval_ms as f64 / 1000.0;
+        self.metrics
+            .blocks_confirmed_per_second
+            .set(order.len() as f64 / secs);
+        let received = self.received_since_milestone.swap(0, Ordering::Relaxed);
+        self.metrics
+            .blocks_received_per_second
+            .set(received as f64 / secs);
+        self.refresh_gauges();
+        if self.events.receiver_count() > 0 {
+            let ms = self.milestone_by_index(index).ok().flatten();
+            if let Some((m, _)) = ms {
+                let _ = self.events.send(Arc::new(Event::Milestone {
+                    index,
+                    milestone_id,
+                    block_id,
+                    timestamp,
+                    confirmed_blocks: order.len(),
+                    conflicting_blocks: conflicting,
+                    inclusion_root: m.essence.inclusion_root,
+                    state_root: m.essence.state_root,
+                }));
+            }
+            let blocks = order
+                .iter()
+                .zip(&outcome.outcomes)
+                .map(|(id, o)| ConfirmedBlock {
+                    block_id: *id,
+                    conflict: match o {
+                        BlockOutcome::Applied => None,
+                        BlockOutcome::Conflicting(r) => Some(*r),
+                    },
+                })
+                .collect();
+            let _ = self.events.send(Arc::new(Event::Confirmations {
+                milestone: index,
+                time: confirmed_at,
+                blocks,
+            }));
+        }
+        tracing::info!(
+            index,
+            confirmed = order.len(),
+            conflicting,
+            ms = elapsed.as_millis() as u64,
+            "milestone confirmed"
+        );
+        Ok(latest)
+    }
+
+    /// Updates the gauges from the Tangle.
+    pub fn refresh_gauges(&self) {
+        let chain = self.chain.lock();
+        self.metrics.tips.set(chain.tangle.tip_count() as i64);
+        self.metrics
+            .solidifier_queue
+            .set(chain.tangle.unsolid_count() as i64);
+        self.metrics
+            .pending_blocks
+            .set(chain.tangle.pending_count() as i64);
+        self.metrics.latest_milestone.set(
+            chain
+                .tangle
+                .latest_milestone()
+                .map(|l| l.index as i64)
+                .unwrap_or(0),
+        );
+        drop(chain);
+        self.metrics
+            .database_bytes
+            .set(self.store.size_on_disk() as i64);
+    }
+
+    /// Tips for a client's next block.
+    pub fn select_tips(&self, count: usize) -> Vec<BlockId> {
+        self.chain.lock().tangle.select_tips(count, now_ms())
+    }
+
+    /// Metadata of a block, if stored.
+    pub fn block_metadata(
+        &self,
+        id: &BlockId,
+    ) -> Result<Option<weft_tangle::BlockMetadata>, TangleError> {
+        self.chain.lock().tangle.metadata(id)
+    }
+
+    /// Canonical bytes of a stored block.
+    pub fn block_bytes(&self, id: &BlockId) -> Result<Option<Vec<u8>>, StoreError> {
+        read::block_bytes(self.store.as_ref(), id)
+    }
+
+    /// The latest milestone.
+    pub fn latest_milestone(&self) -> Option<LatestMilestone> {
+        self.chain.lock().tangle.latest_milestone()
+    }
+
+    /// Counts for `/info`: tips, unsolid, pending.
+    pub fn tangle_counts(&self) -> (usize, usize, usize) {
+        let chain = self.chain.lock();
+        (
+            chain.tangle.tip_count(),
+            chain.tangle.unsolid_count(),
+            chain.tangle.pending_count(),
+        )
+    }
+
+    /// Milestone `index` and the id of its block.
+    pub fn milestone_by_index(
+        &self,
+        index: u32,
+    ) -> Result<Option<(Milestone, BlockId)>, StoreError> {
+        let Some(block_id) = read::milestone_block_id(self.store.as_ref(), index)? else {
+            return Ok(None);
+        };
+        let bytes = read::block_bytes(self.store.as_ref(), &block_id)?
+            .ok_or_else(|| StoreError::Corrupt(format!("milestone {index} block missing")))?;
+        let block = Block::from_bytes(&bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        match block.payload {
+            Payload::Milestone(m) => Ok(Some((*m, block_id))),
+            _ => Err(StoreError::Corrupt(format!(
+                "milestone {index} block has no milestone payload"
+            ))),
+        }
+    }
+
+    /// A ledger value (confirmed state).
+    pub fn ledger_value(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.get(&weft_tangle::key(prefix::LEDGER, &[key]))
+    }
+}

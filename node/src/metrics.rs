@@ -1,0 +1,125 @@
+//! Prometheus metrics at `/metrics`.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+/// The node's metrics.
+pub struct Metrics {
+    registry: Registry,
+    /// Blocks accepted into the Tangle.
+    pub blocks_received: Counter,
+    /// Blocks rejected at submission.
+    pub blocks_rejected: Counter,
+    /// Blocks confirmed by milestones (applied or conflicting).
+    pub blocks_confirmed: Counter,
+    /// Blocks confirmed as conflicting.
+    pub blocks_conflicting: Counter,
+    /// Blocks confirmed per second over the last milestone interval.
+    pub blocks_confirmed_per_second: Gauge<f64, AtomicU64>,
+    /// Blocks received per second over the last milestone interval.
+    pub blocks_received_per_second: Gauge<f64, AtomicU64>,
+    /// Time to build, apply and store one milestone.
+    pub milestone_confirmation_seconds: Histogram,
+    /// Latest milestone index.
+    pub latest_milestone: Gauge,
+    /// Tips in the pool.
+    pub tips: Gauge,
+    /// Blocks waiting for parents.
+    pub solidifier_queue: Gauge,
+    /// Stored, unconfirmed blocks.
+    pub pending_blocks: Gauge,
+    /// Database size on disk.
+    pub database_bytes: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut m = Metrics {
+            registry: Registry::with_prefix("weft"),
+            blocks_received: Counter::default(),
+            blocks_rejected: Counter::default(),
+            blocks_confirmed: Counter::default(),
+            blocks_conflicting: Counter::default(),
+            blocks_confirmed_per_second: Gauge::default(),
+            blocks_received_per_second: Gauge::default(),
+            milestone_confirmation_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
+            latest_milestone: Gauge::default(),
+            tips: Gauge::default(),
+            solidifier_queue: Gauge::default(),
+            pending_blocks: Gauge::default(),
+            database_bytes: Gauge::default(),
+        };
+        m.registry.register(
+            "blocks_received",
+            "Blocks accepted into the Tangle",
+            m.blocks_received.clone(),
+        );
+        m.registry.register(
+            "blocks_rejected",
+            "Blocks rejected at submission",
+            m.blocks_rejected.clone(),
+        );
+        m.registry.register(
+            "blocks_confirmed",
+            "Blocks confirmed by milestones",
+            m.blocks_confirmed.clone(),
+        );
+        m.registry.register(
+            "blocks_conflicting",
+            "Blocks confirmed as conflicting",
+            m.blocks_conflicting.clone(),
+        );
+        m.registry.register(
+            "blocks_confirmed_per_second",
+            "Blocks confirmed per second over the last milestone interval",
+            m.blocks_confirmed_per_second.clone(),
+        );
+        m.registry.register(
+            "blocks_received_per_second",
+            "Blocks received per second over the last milestone interval",
+            m.blocks_received_per_second.clone(),
+        );
+        m.registry.register(
+            "milestone_confirmation_seconds",
+            "Time to order, apply, store and flush one milestone",
+            m.milestone_confirmation_seconds.clone(),
+        );
+        m.registry.register(
+            "latest_milestone",
+            "Latest milestone index",
+            m.latest_milestone.clone(),
+        );
+        m.registry
+            .register("tips", "Tips in the pool", m.tips.clone());
+        m.registry.register(
+            "solidifier_queue",
+            "Blocks waiting for parents",
+            m.solidifier_queue.clone(),
+        );
+        m.registry.register(
+            "pending_blocks",
+            "Stored, unconfirmed blocks",
+            m.pending_blocks.clone(),
+        );
+        m.registry.register(
+            "database_bytes",
+            "Database size on disk",
+            m.database_bytes.clone(),
+        );
+        m
+    }
+}
+
+impl Metrics {
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
