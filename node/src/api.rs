@@ -166,6 +166,19 @@ async fn info(State(node): State<Node>) -> ApiResult<Json<Value>> {
             .map(|(m, _)| m.essence.state_root),
         None => None,
     };
+    let counter = |key: &[u8]| -> ApiResult<u64> {
+        Ok(node
+            .ledger_value(key)
+            .map_err(ApiError::internal)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(u64::from_le_bytes)
+            .unwrap_or(0))
+    };
+    let ledger = json!({
+        "appliedBlocks": counter(weft_ledger::keys::APPLIED)?,
+        "conflictingBlocks": counter(weft_ledger::keys::CONFLICTING)?,
+        "anchors": counter(weft_ledger::keys::ANCHORS)?,
+    });
     let latest_json = latest.map(|l| json!({"index": l.index, "milestoneId": l.id, "blockId": l.block_id, "timestamp": l.timestamp}));
     Ok(Json(json!({
         "name": "weft-node",
@@ -177,6 +190,7 @@ async fn info(State(node): State<Node>) -> ApiResult<Json<Value>> {
         "latestMilestone": latest_json,
         "confirmedMilestone": latest_json,
         "stateRoot": state_root,
+        "ledger": ledger,
         "milestoneIntervalMs": node.config.milestone_interval_ms,
         "powDifficulty": node.config.pow_difficulty,
         "committee": {
