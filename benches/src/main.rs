@@ -1,0 +1,51 @@
+//! `weft-bench`: Weft's JSON-reporting bench harness.
+//!
+//! Each suite is a subcommand that prints one JSON object with `--json` (and a short
+//! human summary without). Later issues add their own suites next to `ledger`.
+
+#![recursion_limit = "256"]
+
+mod ledger;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "weft-bench", version, about = "Weft bench harness")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a dev node, drive it with signed tagged-data blocks over the HTTP API and
+    /// measure confirmation throughput and latency.
+    Ledger(ledger::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Ledger(args) => {
+            let json = args.json;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let report = runtime.block_on(ledger::run(args))?;
+            print_report(&report, json, ledger::summary)
+        }
+    }
+}
+
+fn print_report(
+    report: &serde_json::Value,
+    json: bool,
+    summary: fn(&serde_json::Value) -> String,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(report)?);
+    } else {
+        println!("{}", summary(report));
+    }
+    Ok(())
+}
