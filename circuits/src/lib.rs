@@ -12,12 +12,15 @@
 //! - [`groth16`]: keys from a seed, prove, verify, batch verify, 128-byte proofs.
 //! - [`presentation`]: the compact (QR-sized) presentation encoding.
 //! - [`snarkjs`]: export of keys, proofs and public inputs in snarkjs's JSON format.
+//! - [`sample`] and [`measure`]: a realistic sample statement and the benchmark report.
 
 pub mod circuit;
 pub mod credential;
 pub mod groth16;
+pub mod measure;
 pub mod policy;
 pub mod presentation;
+pub mod sample;
 pub mod snarkjs;
 
 pub use circuit::{EligibilityCircuit, Statement, Witness, NUM_PUBLIC_INPUTS};
