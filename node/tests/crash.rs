@@ -87,7 +87,7 @@ async fn sigkill_under_load_loses_no_confirmed_block_and_no_half_milestone() {
             loaders.push(tokio::spawn(async move {
                 for i in 0..100_000u64 {
                     let n = base + i;
-                    let data = if n % 7 == 0 {
+                    let data = if n.is_multiple_of(7) {
                         (n / 7).to_le_bytes()
                     } else {
                         n.to_le_bytes()
