@@ -1,0 +1,332 @@
+//! The cryptographic test vectors of `specs/protocol.md` §11: keys from seeds, the
+//! deterministic Ed25519 signatures of the vector blocks and milestone, the inclusion
+//! Merkle tree and its proofs, and the state roots of the vector genesis and of
+//! milestone 1 applied to it.
+//!
+//! Every hex string is copied from the spec; the spec says these tests check them, so a
+//! change to either must change both. The byte layouts themselves are checked in
+//! `crates/types/tests/vectors.rs`.
+
+use weft_crypto::{inclusion_root, verify, verify_batch, InclusionProof, MerkleError};
+use weft_crypto::{MultisetHash, OrganisationKey};
+use weft_ledger::{
+    anchor_digest, keys, state_element, BlockOutcome, ConflictReason, Genesis, Ledger, MemoryState,
+    MilestoneContext,
+};
+use weft_types::hash::blake2b256;
+use weft_types::*;
+
+const ORG_PUBLIC_KEY: &str = "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
+const COMMITTEE_PUBLIC_KEY: &str =
+    "8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394";
+const ISSUING_TIME: u64 = 1_767_225_600_000;
+
+const A_SIGNING_MESSAGE: &str = "776566742f626c6f636b2d7369676e61747572652f7631b599f0fedc5ac49ae002bae944f003b50c6257904d3f5b1a20cb98e7c85421d5";
+const A_SIGNATURE: &str = "4141e4bff6344cd87a6b7b058568cbb4af10cac1887d2124d85a17ea86989a2e2e79f4f72b8e6c2936b566863a0d78453c56d362d6a82996cd6b37c794449b0f";
+const A_ID: &str = "e894a6a44dd95e168a08b828cd21f3ba43a4e5e420c0acb90a7d4e56de6661e7";
+const A2_ID: &str = "ce223c60bc648e2d84fc4488ff79397ccf50d31dd59287ce1904cbd61234aa78";
+const A2_SIGNATURE: &str = "c089773f2dd4ff435026e57c5e47d2f89aba8f4d5d5bb094473204849212ab02ab1463fdd5b4f69266882f4eeb475b6fd4d41af81329d8ba501f588aec60ed0e";
+const B_ID: &str = "6265e3a3dd46b4c0de104ce56bce8e4a44f0695022af2e278ca1c4deab706691";
+
+const MILESTONE_SIGNING_MESSAGE: &str = "776566742f6d696c6573746f6e652d7369676e61747572652f76313593d546a2f6ac1905a0b95880d1d57dfe8caa07939a3db0cfc50b47921c74b7";
+const MILESTONE_SIGNATURE: &str = "e58799ac6d7eb58c87215460bf96a6b712567bcb102b59934190eef6d1a424f6824c86b9794a6ca737ac5c7a596cc462a59c3c6f3d197f1df7586c3c2c99d609";
+const MB_SIGNING_MESSAGE: &str = "776566742f626c6f636b2d7369676e61747572652f763196cf627e555a95da31f8a24c267bcd7199837b33dbefe4df2d76e7c0157f17d1";
+const MB_SIGNATURE: &str = "7b95e177090de145e224e85d531d42b24d4d05b7d9ddebbe711c66349a671e16ede53f81ad71f52b23f1cb9c9a9cfe7fa2b51c0a3ebb5dfbd19fa5d3314eaf0d";
+
+const EMPTY_ROOT: &str = "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8";
+const ROOT_1: &str = "6bf22d230bc6f17e2dc9bdce220e8696630a067ab5029fb66d91e6ecd74c7c54";
+const ROOT_2: &str = "e7ee5228698f31758aa7e13445bc54d4c4b37303a90d5ca4677fad9976d1187b";
+const ROOT_3: &str = "a7346514f635523b73d3adb12bf49a26cf1a8063afc422025e203cde74e5ecbe";
+const LEAF_HASH_2: &str = "6f0fa4dfead22269e90aca62d63947541408feb856ddc41b446ff2e6367b720f";
+const LEAF_HASH_3: &str = "7a927346c0aeeeb55e0f69d6fbd941f2dd4c8d153330d412c546de4af7feb53d";
+
+const GENESIS_SUM: &str = "667c42d912b87a774db1bd3b108999bfec3d7480f9aec9832e2e3fb95b9d9c38";
+const GENESIS_STATE_ROOT: &str = "5451e036dc09a72e2cf4b7546dcdad52cf7f29af0452a7f45ee7554e9971ec71";
+const ANCHOR_DIGEST: &str = "65e4f3ba8f52ff0d2026d9d0b60fdff5d435e3dc97268fc8cf68432ae390f31c";
+const M1_SUM: &str = "248412e5efd942465b769611afea841cf23e9b49dd487750c8350a961259cd62";
+const M1_STATE_ROOT: &str = "793772cdb21e66d461900b35819d13d288990545a339ef4f868f17d9d043a632";
+const M1_INCLUSION_ROOT: &str = "72eec3fcd54a0ad7b14e04bc2e7e5ad6dbeb571f23978e66a68f1116c41bb1eb";
+
+fn unhex(s: &str) -> Vec<u8> {
+    hex::decode(s).expect("vector is hex")
+}
+
+fn h32(s: &str) -> [u8; 32] {
+    unhex(s).try_into().expect("32 bytes")
+}
+
+fn org() -> OrganisationKey {
+    OrganisationKey::from_seed(&[0x01; 32])
+}
+
+fn member() -> OrganisationKey {
+    OrganisationKey::from_seed(&[0x02; 32])
+}
+
+fn tagged(nonce: u64) -> Block {
+    let k = org();
+    k.sign_block(
+        BlockBuilder::new(
+            NetworkId::from_name("weft-test"),
+            vec![BlockId::GENESIS],
+            ISSUING_TIME,
+        )
+        .payload(Payload::TaggedData(TaggedData {
+            tag: b"procurement/v1".to_vec(),
+            data: vec![0xab; 32],
+        }))
+        .nonce(nonce)
+        .organisation(k.public_key()),
+    )
+}
+
+fn genesis() -> Genesis {
+    Genesis {
+        network_name: "weft-test".into(),
+        committee: Committee::new(1, vec![member().public_key()]).unwrap(),
+        organisations: vec![org().public_key()],
+    }
+}
+
+#[test]
+fn keys_from_seeds() {
+    assert_eq!(org().public_key().to_hex(), ORG_PUBLIC_KEY);
+    assert_eq!(member().public_key().to_hex(), COMMITTEE_PUBLIC_KEY);
+}
+
+#[test]
+fn block_signatures_are_deterministic_and_verify() {
+    let a = tagged(0);
+    assert_eq!(hex::encode(a.signing_message()), A_SIGNING_MESSAGE);
+    let sig = a.signature.expect("signed");
+    assert_eq!(sig.to_hex(), A_SIGNATURE);
+    assert_eq!(a.id().to_hex(), A_ID);
+    assert_eq!(weft_crypto::verify_block(&a), Ok(()));
+
+    let a2 = tagged(1);
+    assert_eq!(a2.signature.unwrap().to_hex(), A2_SIGNATURE);
+    assert_eq!(a2.id().to_hex(), A2_ID);
+
+    // Single and batch verification agree on the vectors, and on a tampered one.
+    let m1 = unhex(A_SIGNING_MESSAGE);
+    let m2 = unhex(MILESTONE_SIGNING_MESSAGE);
+    let m3 = unhex(MB_SIGNING_MESSAGE);
+    let entries = vec![
+        (org().public_key(), m1.as_slice(), sig),
+        (
+            member().public_key(),
+            m2.as_slice(),
+            MILESTONE_SIGNATURE.parse().unwrap(),
+        ),
+        (
+            member().public_key(),
+            m3.as_slice(),
+            MB_SIGNATURE.parse().unwrap(),
+        ),
+    ];
+    assert_eq!(verify_batch(&entries, &mut rand::rngs::OsRng), Ok(()));
+    let mut bad = entries.clone();
+    bad[1].2 .0[63] ^= 0x01;
+    assert!(verify(&bad[1].0, bad[1].1, &bad[1].2).is_err());
+    assert_eq!(
+        verify_batch(&bad, &mut rand::rngs::OsRng),
+        Err(weft_crypto::SignatureError::BatchFailed(vec![1]))
+    );
+}
+
+#[test]
+fn milestone_signatures_are_deterministic_and_verify() {
+    let k = member();
+    let m = unhex(MILESTONE_SIGNING_MESSAGE);
+    assert_eq!(k.sign(&m).to_hex(), MILESTONE_SIGNATURE);
+    assert_eq!(
+        verify(&k.public_key(), &m, &MILESTONE_SIGNATURE.parse().unwrap()),
+        Ok(())
+    );
+    let mb = unhex(MB_SIGNING_MESSAGE);
+    assert_eq!(k.sign(&mb).to_hex(), MB_SIGNATURE);
+}
+
+#[test]
+fn inclusion_tree_vectors() {
+    let ids = [
+        BlockId([0x01; 32]),
+        BlockId([0x02; 32]),
+        BlockId([0x03; 32]),
+    ];
+    assert_eq!(inclusion_root(&[]).to_hex(), EMPTY_ROOT);
+    assert_eq!(inclusion_root(&[]).0, blake2b256(&[]));
+    assert_eq!(inclusion_root(&ids[..1]).to_hex(), ROOT_1);
+    assert_eq!(inclusion_root(&ids[..2]).to_hex(), ROOT_2);
+    assert_eq!(inclusion_root(&ids).to_hex(), ROOT_3);
+
+    // The definition, spelled out: leaves 0x00 || id, nodes 0x01 || left || right,
+    // split at the largest power of two below n.
+    let leaf = |id: &BlockId| blake2b256(&[&[0x00], &id.0]);
+    let node = |l: &[u8; 32], r: &[u8; 32]| blake2b256(&[&[0x01], l, r]);
+    assert_eq!(leaf(&ids[0]), h32(ROOT_1));
+    assert_eq!(leaf(&ids[1]), h32(LEAF_HASH_2));
+    assert_eq!(leaf(&ids[2]), h32(LEAF_HASH_3));
+    assert_eq!(node(&leaf(&ids[0]), &leaf(&ids[1])), h32(ROOT_2));
+    assert_eq!(node(&h32(ROOT_2), &leaf(&ids[2])), h32(ROOT_3));
+
+    // The proofs of §11.4, siblings from the leaf up.
+    let root: InclusionRoot = ROOT_3.parse().unwrap();
+    let expected: [&[&str]; 3] = [
+        &[LEAF_HASH_2, LEAF_HASH_3],
+        &[ROOT_1, LEAF_HASH_3],
+        &[ROOT_2],
+    ];
+    for (i, siblings) in expected.iter().enumerate() {
+        let proof = InclusionProof::build(&ids, i).unwrap();
+        assert_eq!(proof.index, i as u64);
+        assert_eq!(proof.size, 3);
+        let hexes: Vec<String> = proof.siblings.iter().map(hex::encode).collect();
+        assert_eq!(hexes, *siblings, "proof of leaf {i}");
+        assert_eq!(proof.verify(&ids[i], &root), Ok(()));
+        // The same proof for another leaf, or under another size, fails.
+        assert_eq!(
+            proof.verify(&ids[(i + 1) % 3], &root),
+            Err(MerkleError::RootMismatch)
+        );
+    }
+    let proof = InclusionProof {
+        index: 0,
+        size: 3,
+        siblings: vec![h32(LEAF_HASH_2), h32(LEAF_HASH_3)],
+    };
+    assert_eq!(proof.verify(&ids[0], &root), Ok(()));
+    // A size that changes the path's length is refused. (The root does not commit to
+    // the size: see §6.4 on why a verifier must take the size from the milestone.)
+    let wrong_size = InclusionProof { size: 2, ..proof };
+    assert_eq!(
+        wrong_size.verify(&ids[0], &root),
+        Err(MerkleError::WrongPathLength {
+            expected: 1,
+            actual: 2
+        })
+    );
+}
+
+/// The genesis entries of §11.5, in key order, as (key, value) hex.
+const GENESIS_ENTRIES: [(&str, &str); 7] = [
+    (
+        "636f6d6d69747465652f8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394",
+        "01",
+    ),
+    ("636f756e742f616e63686f7273", "0000000000000000"),
+    ("636f756e742f6170706c696564", "0000000000000000"),
+    ("636f756e742f636f6e666c696374696e67", "0000000000000000"),
+    (
+        "67656e657369732f636f6d6d6974746565",
+        "1c72227f68af99f4f1398d06edca76fd649a1a937ff9cda87e0fe0c9073dd0f1",
+    ),
+    ("67656e657369732f6e6574776f726b", "776566742d74657374"),
+    (
+        "6f72672f8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c",
+        "01",
+    ),
+];
+
+#[test]
+fn genesis_state_root_vector() {
+    let (diff, commitment) = Ledger::genesis_state(&genesis());
+    let entries: Vec<(String, String)> = diff
+        .writes
+        .iter()
+        .map(|(k, v)| (hex::encode(k), hex::encode(v.as_ref().expect("a put"))))
+        .collect();
+    let expected: Vec<(String, String)> = GENESIS_ENTRIES
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(entries, expected);
+    assert_eq!(hex::encode(commitment.sum_bytes()), GENESIS_SUM);
+    assert_eq!(commitment.count(), 7);
+    assert_eq!(
+        weft_ledger::state_root(&commitment).to_hex(),
+        GENESIS_STATE_ROOT
+    );
+
+    // Independently, from the spec's formulas: element = u32 LE key length || key ||
+    // value; the commitment is the sum of their group hashes; the root hashes the
+    // compressed sum and the count.
+    let mut m = MultisetHash::new();
+    for (k, v) in GENESIS_ENTRIES.iter().rev() {
+        let element = [
+            &(unhex(k).len() as u32).to_le_bytes()[..],
+            &unhex(k),
+            &unhex(v),
+        ]
+        .concat();
+        assert_eq!(element, state_element(&unhex(k), &unhex(v)));
+        m.insert(&element);
+    }
+    assert_eq!(hex::encode(m.sum_bytes()), GENESIS_SUM);
+    let root = blake2b256(&[b"weft/state-root/v1", &m.sum_bytes(), &7u64.to_le_bytes()]);
+    assert_eq!(hex::encode(root), GENESIS_STATE_ROOT);
+}
+
+#[test]
+fn first_milestone_ledger_vector() {
+    let (diff, commitment) = Ledger::genesis_state(&genesis());
+    let mut state = MemoryState::default();
+    state.apply(&diff);
+    let a = tagged(0);
+    let a2 = tagged(1);
+    let b = BlockBuilder::new(
+        NetworkId::from_name("weft-test"),
+        vec![BlockId::GENESIS],
+        ISSUING_TIME,
+    )
+    .anonymous();
+    assert_eq!(b.id().to_hex(), B_ID);
+    let order = [a.id(), b.id(), a2.id()];
+    assert_eq!(inclusion_root(&order).to_hex(), M1_INCLUSION_ROOT);
+
+    let digest = anchor_digest(b"procurement/v1", &[0xab; 32]);
+    assert_eq!(hex::encode(digest), ANCHOR_DIGEST);
+    assert_eq!(
+        digest,
+        blake2b256(&[b"weft/anchor/v1", &[14], b"procurement/v1", &[0xab; 32]])
+    );
+
+    let out = Ledger
+        .apply_milestone(
+            &state,
+            commitment,
+            MilestoneContext {
+                index: 1,
+                timestamp: ISSUING_TIME + 1000,
+            },
+            &[(a.id(), &a), (b.id(), &b), (a2.id(), &a2)],
+        )
+        .unwrap();
+    assert_eq!(
+        out.outcomes,
+        vec![
+            BlockOutcome::Applied,
+            BlockOutcome::Applied,
+            BlockOutcome::Conflicting(ConflictReason::DuplicateAnchor),
+        ]
+    );
+    assert_eq!(ConflictReason::DuplicateAnchor.code(), 2);
+    let writes: Vec<(Vec<u8>, String)> = out
+        .diff
+        .writes
+        .iter()
+        .map(|(k, v)| (k.clone(), hex::encode(v.as_ref().expect("a put"))))
+        .collect();
+    assert_eq!(
+        writes,
+        vec![
+            (keys::anchor(&digest), format!("{A_ID}01000000"),),
+            (keys::ANCHORS.to_vec(), "0100000000000000".to_string()),
+            (keys::APPLIED.to_vec(), "0200000000000000".to_string()),
+            (keys::CONFLICTING.to_vec(), "0100000000000000".to_string()),
+        ]
+    );
+    assert_eq!(hex::encode(out.commitment.sum_bytes()), M1_SUM);
+    assert_eq!(out.commitment.count(), 8);
+    assert_eq!(out.state_root.to_hex(), M1_STATE_ROOT);
+}
