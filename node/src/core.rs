@@ -168,6 +168,9 @@ pub struct NodeInner {
     validator_key: Option<OrganisationKey>,
     ingest: Mutex<Option<mpsc::Sender<IngestJob>>>,
     stopping: AtomicBool,
+    /// Serialises milestone issuance (the ledger and the cone are only consistent for one
+    /// issuer at a time).
+    issuing: Mutex<()>,
     received_since_milestone: AtomicU64,
     /// When the node started.
     pub started: Instant,
@@ -267,6 +270,7 @@ impl Node {
             validator_key,
             ingest: Mutex::new(Some(tx)),
             stopping: AtomicBool::new(false),
+            issuing: Mutex::new(()),
             received_since_milestone: AtomicU64::new(0),
             started: Instant::now(),
         });
@@ -523,6 +527,7 @@ impl NodeInner {
             .validator_key
             .as_ref()
             .ok_or_else(|| NodeError::Setup("not a committee member".into()))?;
+        let _issuing = self.issuing.lock();
         let started = Instant::now();
         let mut chain = self.chain.lock();
         let previous = chain.tangle.latest_milestone();
@@ -567,10 +572,15 @@ impl NodeInner {
             .iter()
             .filter_map(|id| chain.tangle.pending_block(id).map(|b| (*id, b)))
             .collect();
+        let commitment = chain.commitment;
+        // Only this thread confirms blocks, so the cone cannot change under us: apply the
+        // ledger, sign, and write without holding the lock that ingestion needs.
+        drop(chain);
+
         let refs: Vec<(BlockId, &Block)> = blocks.iter().map(|(id, b)| (*id, b.as_ref())).collect();
         let outcome = Ledger.apply_milestone(
             &StoreState(self.store.as_ref()),
-            chain.commitment,
+            commitment,
             MilestoneContext { index, timestamp },
             &refs,
         )?;
@@ -621,7 +631,7 @@ impl NodeInner {
             })
             .collect();
         let conflicting = codes.iter().filter(|(_, c)| *c != 0).count();
-        chain.tangle.confirm_milestone(Confirmation {
+        let confirmation = Confirmation {
             milestone_block: Arc::new(block),
             milestone_bytes: bytes,
             latest,
@@ -629,7 +639,14 @@ impl NodeInner {
             ledger_writes: outcome.diff.writes.into_iter().collect(),
             state_commitment: encode_commitment(&outcome.commitment),
             now: now_ms(),
-        })?;
+        };
+        let batch = self.chain.lock().tangle.confirmation_batch(&confirmation);
+        // One atomic batch, flushed before anyone is told: a crash leaves all of the
+        // milestone or none of it.
+        self.store.apply(batch)?;
+        self.store.flush()?;
+        let mut chain = self.chain.lock();
+        chain.tangle.apply_confirmed(&confirmation);
         chain.commitment = outcome.commitment;
         let confirmed_at = now_ms();
         drop(chain);

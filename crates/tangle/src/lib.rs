@@ -590,10 +590,20 @@ impl Tangle {
     /// Writes a milestone and everything it confirms in one atomic batch, flushes it,
     /// then updates the in-memory state.
     pub fn confirm_milestone(&mut self, c: Confirmation) -> Result<(), TangleError> {
+        let batch = self.confirmation_batch(&c);
+        self.store.apply(batch)?;
+        self.store.flush()?;
+        self.apply_confirmed(&c);
+        Ok(())
+    }
+
+    /// The atomic batch that records a milestone and everything it confirms. Writing it
+    /// (and flushing) needs no Tangle lock; call [`Tangle::apply_confirmed`] after.
+    pub fn confirmation_batch(&self, c: &Confirmation) -> WriteBatch {
         let index = c.latest.index;
         let ms_id = c.latest.block_id;
         let mut batch = WriteBatch::default();
-        batch.put(key(prefix::BLOCK, &[&ms_id.0]), c.milestone_bytes);
+        batch.put(key(prefix::BLOCK, &[&ms_id.0]), c.milestone_bytes.clone());
         let ms_meta = BlockMetadata {
             solid: true,
             arrival_time: c.now,
@@ -626,25 +636,28 @@ impl Tangle {
             batch.delete(key(prefix::UNCONFIRMED, &[&id.0]));
         }
         batch.put(key(prefix::WHITE_FLAG, &[&index.to_be_bytes()]), list);
-        for (k, v) in c.ledger_writes {
-            let k = key(prefix::LEDGER, &[&k]);
+        for (k, v) in &c.ledger_writes {
+            let k = key(prefix::LEDGER, &[k]);
             match v {
-                Some(v) => batch.put(k, v),
+                Some(v) => batch.put(k, v.clone()),
                 None => batch.delete(k),
             }
         }
         batch.put(
             key(prefix::SYSTEM, &[system::STATE_COMMITMENT]),
-            c.state_commitment,
+            c.state_commitment.clone(),
         );
         batch.put(
             key(prefix::SYSTEM, &[system::LATEST_MILESTONE]),
             c.latest.to_bytes(),
         );
-        self.store.apply(batch)?;
-        self.store.flush()?;
+        batch
+    }
 
-        // Memory follows the store.
+    /// Brings memory in line with a milestone whose batch is durably stored.
+    pub fn apply_confirmed(&mut self, c: &Confirmation) {
+        let index = c.latest.index;
+        let ms_id = c.latest.block_id;
         let mut ids = Vec::with_capacity(c.confirmed.len() + 1);
         for (id, _) in &c.confirmed {
             self.pending.remove(id);
@@ -664,7 +677,6 @@ impl Tangle {
         }
         self.latest = Some(c.latest);
         self.rescore();
-        Ok(())
     }
 
     /// Recomputes cone root indexes of the unconfirmed solid blocks (parents first) and
