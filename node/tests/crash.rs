@@ -222,3 +222,51 @@ async fn sigkill_under_load_loses_no_confirmed_block_and_no_half_milestone() {
     child.kill().ok();
     let _ = child.wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_shuts_down_cleanly_and_the_node_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = spawn_node(dir.path(), port);
+    let client = Client::new(format!("http://127.0.0.1:{port}"));
+    wait_healthy(&client).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let before = client.latest_milestone().await.unwrap().index;
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut exited = None;
+    for _ in 0..100 {
+        if let Some(code) = child.try_wait().unwrap() {
+            exited = Some(code);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let code = exited.expect("node exits within 5 s of SIGTERM");
+    assert!(code.success(), "clean exit, got {code:?}");
+    let port = free_port();
+    let mut child = spawn_node(dir.path(), port);
+    let client = Client::new(format!("http://127.0.0.1:{port}"));
+    wait_healthy(&client).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let after = client.latest_milestone().await.unwrap();
+    assert!(
+        after.index > before,
+        "milestones continue from {before}, got {}",
+        after.index
+    );
+    let m = client.milestone(before, false).await.unwrap();
+    assert_eq!(
+        client
+            .milestone(before + 1, false)
+            .await
+            .unwrap()
+            .previous_milestone_id,
+        m.milestone_id
+    );
+    child.kill().ok();
+    let _ = child.wait();
+}
