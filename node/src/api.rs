@@ -200,6 +200,7 @@ async fn info(State(node): State<Node>) -> ApiResult<Json<Value>> {
         },
         "tips": tips,
         "solidifierQueue": unsolid,
+        "missingParents": node.missing_parents(64),
         "pendingBlocks": pending,
         "peers": [],
         "uptimeSeconds": node.started.elapsed().as_secs(),

@@ -730,6 +730,11 @@ impl NodeInner {
             .set(self.store.size_on_disk() as i64);
     }
 
+    /// Whether this node holds a committee key and issues milestones.
+    pub fn is_validator(&self) -> bool {
+        self.validator_key.is_some()
+    }
+
     /// Tips for a client's next block.
     pub fn select_tips(&self, count: usize) -> Vec<BlockId> {
         self.chain.lock().tangle.select_tips(count, now_ms())
@@ -761,6 +766,15 @@ impl NodeInner {
             chain.tangle.unsolid_count(),
             chain.tangle.pending_count(),
         )
+    }
+
+    /// Parents that waiting blocks need and this node lacks (at most `limit`); the network
+    /// layer asks peers for them.
+    pub fn missing_parents(&self, limit: usize) -> Vec<BlockId> {
+        let mut m = self.chain.lock().tangle.missing_parents();
+        m.sort();
+        m.truncate(limit);
+        m
     }
 
     /// Milestone `index` and the id of its block.

@@ -106,6 +106,14 @@ async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     }
     tracing::info!(network = %cfg.genesis.network_name, data_dir = %cfg.data_dir.display(), "starting node");
     let node = Node::start(cfg).context("starting the node")?;
+    if node.is_validator() {
+        tracing::info!(
+            "committee member: issuing a milestone every {} ms",
+            node.config.milestone_interval_ms
+        );
+    } else {
+        tracing::warn!("no committee key (set WEFT_VALIDATOR_KEY): this node stores blocks but issues no milestones");
+    }
     let listener = tokio::net::TcpListener::bind(api)
         .await
         .with_context(|| format!("binding the API to {api}"))?;
