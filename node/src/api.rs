@@ -111,6 +111,26 @@ fn parse_block_id(s: &str) -> ApiResult<BlockId> {
     })
 }
 
+/// A query parameter that must be an integer in `1..=max` (`default` when absent).
+fn query_number(
+    value: Option<&str>,
+    name: &str,
+    code: &'static str,
+    default: usize,
+    max: usize,
+) -> ApiResult<usize> {
+    match value {
+        None => Ok(default),
+        Some(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(code, format!("{name} {s:?}: an integer in 1..={max}"))
+            }),
+    }
+}
+
 /// Builds the router.
 pub fn router(node: Node) -> Router {
     let limit = node.config.max_body_bytes;
@@ -308,19 +328,7 @@ async fn get_children(
     Query(q): Query<ChildrenQuery>,
 ) -> ApiResult<Json<Value>> {
     let id = parse_block_id(&id)?;
-    let limit = match q.limit {
-        None => 1000,
-        Some(s) => s
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=10_000).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalidLimit",
-                    format!("limit {s:?}: an integer in 1..=10000"),
-                )
-            })?,
-    };
+    let limit = query_number(q.limit.as_deref(), "limit", "invalidLimit", 1000, 10_000)?;
     if node
         .block_metadata(&id)
         .map_err(ApiError::internal)?
@@ -341,16 +349,13 @@ struct TipsQuery {
 }
 
 async fn get_tips(State(node): State<Node>, Query(q): Query<TipsQuery>) -> ApiResult<Json<Value>> {
-    let count = match q.count {
-        None => 4,
-        Some(s) => s
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=weft_types::MAX_PARENTS).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request("invalidCount", format!("count {s:?}: an integer in 1..=8"))
-            })?,
-    };
+    let count = query_number(
+        q.count.as_deref(),
+        "count",
+        "invalidCount",
+        4,
+        weft_types::MAX_PARENTS,
+    )?;
     Ok(Json(json!({"tips": node.select_tips(count)})))
 }
 
