@@ -276,6 +276,53 @@ fn cpu_ticks(pid: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// CPU ticks of each thread of a process, by thread name (numbers stripped, so
+/// `sled-io-3` counts as `sled-io`).
+fn thread_ticks(pid: u32) -> HashMap<u32, (String, u64)> {
+    let mut out = HashMap::new();
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Some(tid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(comm) = std::fs::read_to_string(entry.path().join("comm")) else {
+            continue;
+        };
+        let name = comm
+            .trim()
+            .trim_end_matches(|c: char| c.is_ascii_digit() || c == '-')
+            .to_string();
+        if let Some(t) = cpu_ticks(&format!("{pid}/task/{tid}")) {
+            out.insert(tid, (name, t));
+        }
+    }
+    out
+}
+
+/// CPU seconds per thread name between two [`thread_ticks`] snapshots.
+fn thread_cpu_s(
+    before: &HashMap<u32, (String, u64)>,
+    after: &HashMap<u32, (String, u64)>,
+    ticks: f64,
+) -> Value {
+    let mut by_name: std::collections::BTreeMap<String, f64> = Default::default();
+    for (tid, (name, t)) in after {
+        let start = before.get(tid).map(|(_, s)| *s).unwrap_or(0);
+        *by_name.entry(name.clone()).or_default() += t.saturating_sub(start) as f64 / ticks;
+    }
+    by_name.retain(|_, v| *v >= 0.01);
+    json!(by_name
+        .into_iter()
+        .map(|(k, v)| (k, json!(round2(v))))
+        .collect::<serde_json::Map<String, Value>>())
+}
+
 fn clock_ticks_per_s() -> f64 {
     Command::new("getconf")
         .arg("CLK_TCK")
@@ -756,6 +803,7 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
 
     let ticks = clock_ticks_per_s();
     let node_cpu_start = cpu_ticks(&pid.to_string());
+    let node_threads_start = thread_ticks(pid);
     let self_cpu_start = cpu_ticks("self");
     let send_start = shared.now_ns();
 
@@ -814,6 +862,7 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let node_cpu_end = cpu_ticks(&pid.to_string());
+    let node_threads_end = thread_ticks(pid);
     let self_cpu_end = cpu_ticks("self");
     let end = shared.now_ns();
     tracker_stop.store(true, Ordering::Relaxed);
@@ -851,6 +900,12 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
         (Some(a), Some(b)) => round2((b.saturating_sub(a)) as f64 / ticks / elapsed_s),
         _ => 0.0,
     };
+    let per_block = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (Some(a), Some(b)) if confirmed > 0 => {
+            round1((b.saturating_sub(a)) as f64 / ticks * 1e6 / confirmed as f64)
+        }
+        _ => 0.0,
+    };
     let s = samples.lock();
     let ms_count = metric(&metrics_text, "weft_milestone_confirmation_seconds_count");
     let ms_sum = metric(&metrics_text, "weft_milestone_confirmation_seconds_sum");
@@ -881,6 +936,9 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
         "send_timed_out": timed_out,
         "node_cpu_cores": cpu(node_cpu_start, node_cpu_end),
         "bench_cpu_cores": cpu(self_cpu_start, self_cpu_end),
+        "node_cpu_us_per_block": per_block(node_cpu_start, node_cpu_end),
+        "bench_cpu_us_per_block": per_block(self_cpu_start, self_cpu_end),
+        "node_thread_cpu_s": thread_cpu_s(&node_threads_start, &node_threads_end, ticks),
         "db_mib": metric(&metrics_text, "weft_database_bytes").map(|b| round1(b / 1048576.0)),
         "milestones_seen": t.milestones,
         "milestones_from_rest": t.rest_milestones,

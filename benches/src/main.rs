@@ -6,6 +6,7 @@
 #![recursion_limit = "256"]
 
 mod ledger;
+mod zk;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +22,16 @@ enum Command {
     /// Start a dev node, drive it with signed tagged-data blocks over the HTTP API and
     /// measure confirmation throughput and latency.
     Ledger(ledger::Args),
+    /// Eligibility-proof measurements: constraints, setup, proving (1 and 2 threads),
+    /// verification, batch verification, Poseidon, registry build, presentation size.
+    Zk {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// A smoke run (one proof per thread count, a 2^16-leaf registry).
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,6 +44,12 @@ fn main() -> anyhow::Result<()> {
                 .build()?;
             let report = runtime.block_on(ledger::run(args))?;
             print_report(&report, json, ledger::summary)
+        }
+        Command::Zk { json, quick } => {
+            let report = if quick { zk::run_quick()? } else { zk::run()? };
+            print_report(&report, json, |r| {
+                serde_json::to_string_pretty(r).unwrap_or_default()
+            })
         }
     }
 }
