@@ -22,7 +22,9 @@
 //!
 //! - `append` and `update`: `depth` hashes (one path to the root);
 //! - building from `n` leaves: `n` hashes in total, level by level, each level in parallel;
-//! - an authentication path or a `2^k`-leaf chunk with its `depth - k` siblings: lookups.
+//! - an authentication path or a `2^k`-leaf chunk with its `depth - k` siblings: lookups;
+//! - bulk issuance ([`Registry::extend`]) and bulk revocation ([`Registry::update_many`]):
+//!   each touched ancestor hashed once, about two hashes per leaf for a contiguous batch.
 //!
 //! A revoked leaf is the zero leaf. A commitment is a Poseidon output, so it is zero
 //! only with probability `1/p`; a zeroed position therefore opens to no credential.
@@ -32,7 +34,7 @@ use std::sync::OnceLock;
 use ark_ff::Zero;
 use rayon::prelude::*;
 
-use crate::poseidon::{hash2, Fr};
+use crate::poseidon::{fr_from_bytes_be, fr_to_bytes_be, hash2, Fr};
 
 /// The default registry depth: 2^24 (16.7 million) credentials per registry.
 pub const DEFAULT_DEPTH: u8 = 24;
@@ -115,6 +117,40 @@ impl RegistryPath {
                     hash2(node, *sib)
                 }
             })
+    }
+
+    /// `index` (u64 big-endian) followed by the 32-byte big-endian siblings.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + 32 * self.siblings.len());
+        out.extend_from_slice(&self.index.to_be_bytes());
+        for s in &self.siblings {
+            out.extend_from_slice(&fr_to_bytes_be(s));
+        }
+        out
+    }
+
+    /// Parses [`RegistryPath::to_bytes`] strictly (canonical field elements, at most
+    /// [`MAX_DEPTH`] siblings, an index that fits the depth).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, RegistryError> {
+        let (index, rest) = bytes.split_at_checked(8).ok_or(RegistryError::Malformed)?;
+        let mut ix = [0u8; 8];
+        ix.copy_from_slice(index);
+        let index = u64::from_be_bytes(ix);
+        if rest.len() % 32 != 0 || rest.len() / 32 > MAX_DEPTH as usize {
+            return Err(RegistryError::Malformed);
+        }
+        let siblings = rest
+            .chunks_exact(32)
+            .map(|c| {
+                let mut b = [0u8; 32];
+                b.copy_from_slice(c);
+                fr_from_bytes_be(&b).map_err(|_| RegistryError::Malformed)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if index >> siblings.len() != 0 {
+            return Err(RegistryError::Malformed);
+        }
+        Ok(RegistryPath { index, siblings })
     }
 
     /// Whether `leaf` is at `self.index` in the tree with `root`.
@@ -307,6 +343,59 @@ impl Registry {
         self.update(index, Fr::zero())
     }
 
+    /// Recomputes the parents of the sorted, deduplicated `dirty` positions at every
+    /// level: each touched ancestor is hashed once, each level in parallel.
+    fn rehash_many(&mut self, mut dirty: Vec<usize>) {
+        for h in 0..self.depth as usize {
+            dirty = dirty.into_iter().map(|i| i >> 1).collect();
+            dirty.dedup();
+            let me = &*self;
+            let parents: Vec<Fr> = dirty
+                .par_iter()
+                .with_min_len(64)
+                .map(|&i| hash2(me.node(h, (2 * i) as u64), me.node(h, (2 * i + 1) as u64)))
+                .collect();
+            let up = &mut self.levels[h + 1];
+            for (&i, parent) in dirty.iter().zip(parents) {
+                if i == up.len() {
+                    up.push(parent);
+                } else if let Some(slot) = up.get_mut(i) {
+                    *slot = parent;
+                }
+            }
+        }
+    }
+
+    /// Appends many leaves at once (about two hashes per leaf instead of `depth`);
+    /// returns the index of the first.
+    pub fn extend(&mut self, leaves: &[Fr]) -> Result<u64, RegistryError> {
+        let first = self.len();
+        if (first as u128) + (leaves.len() as u128) > 1u128 << self.depth {
+            return Err(RegistryError::Full(self.depth));
+        }
+        self.levels[0].extend_from_slice(leaves);
+        let start = first as usize;
+        self.rehash_many((start..start + leaves.len()).collect());
+        Ok(first)
+    }
+
+    /// Sets many already-appended leaves at once (for example a bulk revocation with
+    /// zero leaves); touched ancestors are hashed once.
+    pub fn update_many(&mut self, updates: &[(u64, Fr)]) -> Result<(), RegistryError> {
+        for (index, _) in updates {
+            self.check_index(*index)?;
+        }
+        let mut dirty = Vec::with_capacity(updates.len());
+        for (index, leaf) in updates {
+            self.levels[0][*index as usize] = *leaf;
+            dirty.push(*index as usize);
+        }
+        dirty.sort_unstable();
+        dirty.dedup();
+        self.rehash_many(dirty);
+        Ok(())
+    }
+
     /// The authentication path of leaf `index`.
     pub fn path(&self, index: u64) -> Result<RegistryPath, RegistryError> {
         self.check_index(index)?;
@@ -383,6 +472,69 @@ mod tests {
             assert!(p.verify(leaves[i as usize], reg.root()));
             assert!(!p.verify(leaf(1234), reg.root()));
         }
+    }
+
+    #[test]
+    fn batch_operations_match_single_ones() {
+        let depth = 7;
+        let mut one = Registry::new(depth).unwrap();
+        let mut many = Registry::new(depth).unwrap();
+        for chunk in [
+            &(0..5).collect::<Vec<u64>>()[..],
+            &(5..6).collect::<Vec<_>>(),
+            &(6..40).collect::<Vec<_>>(),
+        ] {
+            for i in chunk {
+                one.append(leaf(*i)).unwrap();
+            }
+            let leaves: Vec<Fr> = chunk.iter().map(|i| leaf(*i)).collect();
+            assert_eq!(many.extend(&leaves).unwrap(), chunk[0]);
+            assert_eq!(one.root(), many.root());
+        }
+        let updates = [
+            (3u64, Fr::zero()),
+            (39, leaf(77)),
+            (3, leaf(5)),
+            (17, Fr::zero()),
+        ];
+        for (i, l) in updates {
+            one.update(i, l).unwrap();
+        }
+        many.update_many(&updates).unwrap();
+        assert_eq!(one.root(), many.root());
+        assert_eq!(
+            many.leaf(3).unwrap(),
+            leaf(5),
+            "the last update of a position wins"
+        );
+        for i in 0..40 {
+            assert_eq!(one.path(i).unwrap(), many.path(i).unwrap());
+        }
+        assert!(many.update_many(&[(40, Fr::zero())]).is_err());
+        assert!(many.extend(&vec![Fr::zero(); 89]).is_err());
+        assert!(many.extend(&vec![Fr::zero(); 88]).is_ok());
+    }
+
+    #[test]
+    fn path_bytes_round_trip() {
+        let reg = Registry::from_leaves(24, (0..10).map(leaf).collect()).unwrap();
+        let p = reg.path(9).unwrap();
+        let bytes = p.to_bytes();
+        assert_eq!(bytes.len(), 8 + 24 * 32);
+        assert_eq!(RegistryPath::from_bytes(&bytes).unwrap(), p);
+        assert!(RegistryPath::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+        let mut bad = bytes.clone();
+        bad[8..40].copy_from_slice(&[0xff; 32]);
+        assert!(
+            RegistryPath::from_bytes(&bad).is_err(),
+            "non-canonical sibling"
+        );
+        let mut big = bytes.clone();
+        big[0] = 0x80;
+        assert!(
+            RegistryPath::from_bytes(&big).is_err(),
+            "index beyond the depth"
+        );
     }
 
     #[test]
