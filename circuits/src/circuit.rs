@@ -107,8 +107,9 @@ impl Statement {
     }
 }
 
-/// What only the holder knows.
-#[derive(Debug, Clone)]
+/// What only the holder knows. `Debug` prints none of it (the path's index alone would
+/// identify the credential in its registry).
+#[derive(Clone)]
 pub struct Witness {
     /// The credential.
     pub credential: Credential,
@@ -116,6 +117,12 @@ pub struct Witness {
     pub secrets: HolderSecrets,
     /// The credential leaf's authentication path.
     pub path: RegistryPath,
+}
+
+impl std::fmt::Debug for Witness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Witness { .. }")
+    }
 }
 
 /// The circuit: a statement, a witness, and the registry depth it is built for.
@@ -421,6 +428,12 @@ pub(crate) mod tests {
             cs.num_instance_variables(),
             cs.num_witness_variables(),
         )
+    }
+
+    #[test]
+    fn debug_hides_the_witness() {
+        let c = EligibilityCircuit::blank(4);
+        assert!(format!("{c:?}").contains("Witness { .. }"));
     }
 
     #[test]
