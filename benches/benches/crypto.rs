@@ -24,7 +24,7 @@ fn signatures(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("ed25519/verify_batch");
-    for n in [64usize, 1024] {
+    for n in [16usize, 64, 256, 1024] {
         let messages: Vec<Vec<u8>> = (0..n)
             .map(|i| blake2b256(&[&(i as u64).to_le_bytes()]).repeat(5))
             .collect();
