@@ -25,9 +25,11 @@ use ark_bn254::Bn254;
 use ark_groth16::PreparedVerifyingKey;
 use weft_crypto::poseidon::{fr_from_bytes_be, fr_to_bytes_be, Fr};
 
-use crate::circuit::Statement;
+use rand::{CryptoRng, RngCore};
+
+use crate::circuit::{EligibilityCircuit, Statement};
 use crate::credential::NUM_ATTRIBUTES;
-use crate::groth16::{verify, CompressedProof, PROOF_BYTES};
+use crate::groth16::{prove, verify, CompressedProof, Keys, PROOF_BYTES};
 use crate::policy::Policy;
 use crate::CircuitError;
 
@@ -69,6 +71,23 @@ pub struct Presentation {
 }
 
 impl Presentation {
+    /// Proves `circuit` (after the native check) and packs the presentation: what a
+    /// wallet calls.
+    pub fn prove<R: RngCore + CryptoRng>(
+        keys: &Keys,
+        circuit: EligibilityCircuit,
+        rng: &mut R,
+    ) -> Result<Self, CircuitError> {
+        let s = circuit.statement.clone();
+        let proof = prove(keys, circuit, rng)?;
+        Ok(Presentation {
+            proof: CompressedProof::from_proof(&proof),
+            root: s.root,
+            nullifier: s.nullifier,
+            disclosed: s.disclosed,
+        })
+    }
+
     /// The full statement for `request`.
     pub fn statement(&self, request: &Request) -> Statement {
         Statement {

@@ -33,8 +33,8 @@ fn qr_round_trip(data: &[u8], scale: usize) -> (Vec<u8>, usize) {
 fn presentation_survives_a_qr_code() {
     let keys = setup(b"qr test", weft_circuits::DEFAULT_DEPTH).unwrap();
     let circuit = sample_circuit(keys.depth, 3).unwrap();
-    let proof = prove(&keys, circuit.clone(), &mut rand::rngs::OsRng).unwrap();
-    let p = presentation_of(&circuit.statement, CompressedProof::from_proof(&proof));
+    let p = Presentation::prove(&keys, circuit.clone(), &mut rand::rngs::OsRng).unwrap();
+    assert_eq!(p.root, circuit.statement.root);
     let bytes = p.to_bytes();
     assert!(bytes.len() <= 400, "presentation is {} bytes", bytes.len());
     let (read, modules) = qr_round_trip(&bytes, 4);
