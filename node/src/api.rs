@@ -151,7 +151,41 @@ pub fn router(node: Node) -> Router {
         .fallback(|| async { ApiError::not_found("no such route; see /api/v1/openapi.json") })
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(node)
+}
+
+/// Gives the errors produced by layers and extractors (body limit, wrong method, failed
+/// WebSocket handshake) the same JSON shape as the handlers' own.
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/json"));
+    if is_json || !status.is_client_error() {
+        return resp;
+    }
+    let (code, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payloadTooLarge",
+            "request body is over the node's size limit",
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "methodNotAllowed",
+            "method not allowed on this route; see /api/v1/openapi.json",
+        ),
+        StatusCode::UPGRADE_REQUIRED => (
+            "upgradeRequired",
+            "this route is a WebSocket: send an upgrade request",
+        ),
+        _ => (
+            "badRequest",
+            "malformed request (query string, headers or WebSocket handshake)",
+        ),
+    };
+    ApiError::new(status, code, message).into_response()
 }
 
 async fn health(State(node): State<Node>) -> Response {
@@ -264,6 +298,9 @@ async fn submit_block(
             StatusCode::OK,
             json!({"blockId": submitted.block_id, "duplicate": true}),
         ),
+        AttachOutcome::QueueFull { waiting } => {
+            return Err(SubmitError::SolidifierFull(waiting).into())
+        }
     };
     Ok((status, Json(body)).into_response())
 }
@@ -412,6 +449,13 @@ async fn milestone_by_index(
 }
 
 fn milestone_response(node: &Node, index: u32, with_blocks: bool) -> ApiResult<Json<Value>> {
+    // Serve only milestones whose batch is flushed (the in-memory latest follows the flush).
+    let latest = node.latest_milestone().map(|l| l.index).unwrap_or(0);
+    if index > latest {
+        return Err(ApiError::not_found(format!(
+            "milestone {index} does not exist yet"
+        )));
+    }
     let (m, block_id) = node
         .milestone_by_index(index)
         .map_err(ApiError::internal)?
@@ -443,6 +487,9 @@ async fn get_anchor(
     let mut id = [0u8; 32];
     id.copy_from_slice(&v[..32]);
     let milestone = u32::from_le_bytes([v[32], v[33], v[34], v[35]]);
+    if milestone > node.latest_milestone().map(|l| l.index).unwrap_or(0) {
+        return Err(ApiError::not_found("no confirmed anchor with that digest"));
+    }
     Ok(Json(
         json!({"digest": hex::encode(d), "blockId": BlockId(id), "milestone": milestone}),
     ))

@@ -474,7 +474,10 @@ impl NodeInner {
             match result {
                 Ok(outcomes) => {
                     for ((block_id, block, reply), outcome) in replies.into_iter().zip(outcomes) {
-                        if outcome != AttachOutcome::Duplicate {
+                        if matches!(
+                            outcome,
+                            AttachOutcome::Solid | AttachOutcome::Waiting { .. }
+                        ) {
                             self.metrics.blocks_received.inc();
                             self.received_since_milestone
                                 .fetch_add(1, Ordering::Relaxed);
@@ -486,16 +489,18 @@ impl NodeInner {
                                 }));
                             }
                         }
-                        let _ = reply.send(Ok(Submitted { block_id, outcome }));
+                        let answer = match outcome {
+                            AttachOutcome::QueueFull { waiting } => {
+                                Err(SubmitError::SolidifierFull(waiting))
+                            }
+                            outcome => Ok(Submitted { block_id, outcome }),
+                        };
+                        let _ = reply.send(answer);
                     }
                 }
                 Err(e) => {
                     for (_, _, reply) in replies {
-                        let err = match &e {
-                            TangleError::SolidifierFull(n) => SubmitError::SolidifierFull(*n),
-                            other => SubmitError::Storage(other.to_string()),
-                        };
-                        let _ = reply.send(Err(err));
+                        let _ = reply.send(Err(SubmitError::Storage(e.to_string())));
                     }
                 }
             }
@@ -542,8 +547,13 @@ impl NodeInner {
         // payload, signed by this committee member), so the milestone confirms every
         // solid block that arrived before it.
         let mut tips = chain.tangle.all_tips();
+        if tips.len() > self.config.max_milestone_tips {
+            // Under overload take a random sample, so no tip is skipped every time.
+            use rand::seq::SliceRandom;
+            tips.shuffle(&mut rand::thread_rng());
+            tips.truncate(self.config.max_milestone_tips);
+        }
         tips.sort();
-        tips.truncate(self.config.max_milestone_tips);
         while tips.len() > weft_types::MAX_PARENTS {
             let mut merged = Vec::with_capacity(tips.len() / weft_types::MAX_PARENTS + 1);
             let mut blocks = Vec::with_capacity(merged.capacity());

@@ -24,6 +24,10 @@ pub enum CertificateError {
     /// A signature does not verify.
     #[error("signature of {0} does not verify")]
     BadSignature(PublicKeyBytes),
+    /// The signature list is malformed (empty, too long, or signers not strictly
+    /// ascending, that is, repeated).
+    #[error("malformed signature list: {0}")]
+    Malformed(String),
     /// Too few signatures.
     #[error("{got} signatures, the committee needs {needed}")]
     BelowThreshold {
@@ -45,6 +49,10 @@ pub fn verify_certificate(
             expected: committee.id(),
         });
     }
+    // Distinct signers: a repeated key must not count twice.
+    milestone
+        .check_signers()
+        .map_err(|e| CertificateError::Malformed(e.to_string()))?;
     let message = milestone.essence.signing_message();
     for s in &milestone.signatures {
         if !committee.contains(&s.public_key) {
@@ -55,7 +63,6 @@ pub fn verify_certificate(
             _ => CertificateError::BadSignature(s.public_key),
         })?;
     }
-    // Signers are strictly ascending (the codec enforces it), hence distinct.
     if milestone.signatures.len() < committee.threshold() as usize {
         return Err(CertificateError::BelowThreshold {
             got: milestone.signatures.len(),
@@ -63,4 +70,87 @@ pub fn verify_certificate(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_crypto::OrganisationKey;
+    use weft_types::{
+        BlockId, CommitteeId, InclusionRoot, MilestoneEssence, MilestoneId, MilestoneSignature,
+        StateRoot,
+    };
+
+    fn essence(committee: &Committee) -> MilestoneEssence {
+        MilestoneEssence {
+            index: 1,
+            timestamp: 5,
+            previous_milestone_id: MilestoneId::NONE,
+            parents: vec![BlockId::GENESIS],
+            inclusion_root: InclusionRoot([1; 32]),
+            state_root: StateRoot([2; 32]),
+            committee_id: committee.id(),
+        }
+    }
+
+    fn signed(keys: &[&OrganisationKey], essence: &MilestoneEssence) -> Vec<MilestoneSignature> {
+        let mut sigs: Vec<_> = keys
+            .iter()
+            .map(|k| MilestoneSignature {
+                public_key: k.public_key(),
+                signature: k.sign(&essence.signing_message()),
+            })
+            .collect();
+        sigs.sort_by_key(|s| s.public_key);
+        sigs
+    }
+
+    #[test]
+    fn a_quorum_of_distinct_members_is_needed() {
+        let keys: Vec<_> = (1..=4u8)
+            .map(|i| OrganisationKey::from_seed(&[i; 32]))
+            .collect();
+        let committee = Committee::new(3, keys.iter().map(|k| k.public_key()).collect()).unwrap();
+        let e = essence(&committee);
+        let ok = Milestone {
+            essence: e.clone(),
+            signatures: signed(&[&keys[0], &keys[1], &keys[2]], &e),
+        };
+        assert_eq!(verify_certificate(&ok, &committee), Ok(()));
+        let two = Milestone {
+            essence: e.clone(),
+            signatures: signed(&[&keys[0], &keys[1]], &e),
+        };
+        assert_eq!(
+            verify_certificate(&two, &committee),
+            Err(CertificateError::BelowThreshold { got: 2, needed: 3 })
+        );
+        let mut repeated = two.clone();
+        repeated.signatures.push(repeated.signatures[1]);
+        assert!(matches!(
+            verify_certificate(&repeated, &committee),
+            Err(CertificateError::Malformed(_))
+        ));
+        let outsider = OrganisationKey::from_seed(&[9; 32]);
+        let foreign = Milestone {
+            essence: e.clone(),
+            signatures: signed(&[&keys[0], &keys[1], &outsider], &e),
+        };
+        assert_eq!(
+            verify_certificate(&foreign, &committee),
+            Err(CertificateError::NotAMember(outsider.public_key()))
+        );
+        let mut tampered = ok.clone();
+        tampered.essence.state_root = StateRoot([3; 32]);
+        assert!(matches!(
+            verify_certificate(&tampered, &committee),
+            Err(CertificateError::BadSignature(_))
+        ));
+        let mut other_committee = ok.clone();
+        other_committee.essence.committee_id = CommitteeId([0; 32]);
+        assert!(matches!(
+            verify_certificate(&other_committee, &committee),
+            Err(CertificateError::WrongCommittee { .. })
+        ));
+    }
 }

@@ -12,7 +12,13 @@
 //! ```
 //!
 //! Unbalanced trees are split at powers of two rather than padded, so appending a leaf
-//! never changes how earlier leaves are grouped.
+//! never changes how earlier leaves are grouped. The inclusion root then binds the tree
+//! hash to the leaf count, so that a proof authenticates the block's position in the
+//! white-flag order and not only its membership:
+//!
+//! ```text
+//! root(D) = BLAKE2b-256("weft/inclusion-root/v1" || u32 LE |D| || MTH(D))
+//! ```
 
 use weft_types::hash::blake2b256;
 use weft_types::{BlockId, InclusionRoot};
@@ -52,29 +58,44 @@ fn node_hash(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
     blake2b256(&[&[NODE], left, right])
 }
 
-fn split_point(n: usize) -> usize {
-    // Largest power of two strictly smaller than n (n >= 2).
-    let mut k = 1;
-    while k << 1 < n {
-        k <<= 1;
-    }
-    k
+/// Largest power of two strictly smaller than `n` (`n >= 2`), without loops that could
+/// overflow on hostile sizes.
+fn split_point(n: u64) -> u64 {
+    debug_assert!(n >= 2);
+    1u64 << (63 - (n - 1).leading_zeros())
 }
+
+/// Domain prefix of the inclusion root.
+pub const INCLUSION_ROOT_DOMAIN: &[u8] = b"weft/inclusion-root/v1";
+
+/// Most leaves an inclusion tree may have (positions are `u32` on the wire).
+pub const MAX_INCLUSION_LEAVES: u64 = u32::MAX as u64;
 
 fn subtree_root(leaves: &[BlockId]) -> [u8; 32] {
     match leaves.len() {
         0 => blake2b256(&[]),
         1 => leaf_hash(&leaves[0]),
         n => {
-            let k = split_point(n);
+            let k = split_point(n as u64) as usize;
             node_hash(&subtree_root(&leaves[..k]), &subtree_root(&leaves[k..]))
         }
     }
 }
 
+/// Binds the tree hash to the number of leaves, so a proof's index and size are
+/// authenticated too (RFC 6962's hash alone lets the proof of leaf 2 of 3 pass as leaf 1
+/// of 2): `BLAKE2b-256("weft/inclusion-root/v1" || u32 LE n || MTH(D))`.
+fn sized_root(size: u64, tree_hash: &[u8; 32]) -> InclusionRoot {
+    InclusionRoot(blake2b256(&[
+        INCLUSION_ROOT_DOMAIN,
+        &(size as u32).to_le_bytes(),
+        tree_hash,
+    ]))
+}
+
 /// The inclusion root of `ids` in the given (white-flag) order.
 pub fn inclusion_root(ids: &[BlockId]) -> InclusionRoot {
-    InclusionRoot(subtree_root(ids))
+    sized_root(ids.len() as u64, &subtree_root(ids))
 }
 
 /// A proof that a block id is the `index`-th leaf of an inclusion tree of `size` leaves.
@@ -101,7 +122,7 @@ impl InclusionProof {
         let (mut lo, mut hi, mut i) = (0usize, ids.len(), index);
         // Walk down from the root, then reverse so siblings run leaf to root.
         while hi - lo > 1 {
-            let k = split_point(hi - lo);
+            let k = split_point((hi - lo) as u64) as usize;
             if i < k {
                 siblings.push(subtree_root(&ids[lo + k..hi]));
                 hi = lo + k;
@@ -121,7 +142,7 @@ impl InclusionProof {
 
     /// Checks that `id` is the proven leaf under `root`.
     pub fn verify(&self, id: &BlockId, root: &InclusionRoot) -> Result<(), MerkleError> {
-        if self.index >= self.size {
+        if self.index >= self.size || self.size > MAX_INCLUSION_LEAVES {
             return Err(MerkleError::IndexOutOfRange {
                 index: self.index,
                 size: self.size,
@@ -132,7 +153,7 @@ impl InclusionProof {
         let mut sides = Vec::new();
         let (mut n, mut i) = (self.size, self.index);
         while n > 1 {
-            let k = split_point(n as usize) as u64;
+            let k = split_point(n);
             if i < k {
                 sides.push(false); // sibling on the right
                 n = k;
@@ -156,7 +177,7 @@ impl InclusionProof {
                 node_hash(&acc, sibling)
             };
         }
-        if acc == root.0 {
+        if sized_root(self.size, &acc) == *root {
             Ok(())
         } else {
             Err(MerkleError::RootMismatch)
@@ -176,14 +197,50 @@ mod tests {
 
     #[test]
     fn small_trees_follow_the_definition() {
-        assert_eq!(inclusion_root(&[]).0, blake2b256(&[]));
+        assert_eq!(inclusion_root(&[]), sized_root(0, &blake2b256(&[])));
         let d = ids(3);
-        assert_eq!(inclusion_root(&d[..1]).0, leaf_hash(&d[0]));
+        assert_eq!(inclusion_root(&d[..1]), sized_root(1, &leaf_hash(&d[0])));
         let expected = node_hash(
             &node_hash(&leaf_hash(&d[0]), &leaf_hash(&d[1])),
             &leaf_hash(&d[2]),
         );
-        assert_eq!(inclusion_root(&d).0, expected);
+        assert_eq!(inclusion_root(&d), sized_root(3, &expected));
+    }
+
+    #[test]
+    fn positions_are_authenticated() {
+        // Without the size in the root, the proof of leaf 2 of 3 would also pass as
+        // leaf 1 of 2 (its single sibling is MTH(d0, d1)).
+        let d = ids(3);
+        let root = inclusion_root(&d);
+        let proof = InclusionProof::build(&d, 2).unwrap();
+        let moved = InclusionProof {
+            index: 1,
+            size: 2,
+            siblings: proof.siblings.clone(),
+        };
+        assert_eq!(moved.verify(&d[2], &root), Err(MerkleError::RootMismatch));
+        assert_eq!(proof.verify(&d[2], &root), Ok(()));
+    }
+
+    #[test]
+    fn hostile_sizes_do_not_hang() {
+        let d = ids(2);
+        let root = inclusion_root(&d);
+        for size in [u64::MAX, 1 << 63, (1 << 63) + 1, MAX_INCLUSION_LEAVES + 1] {
+            let p = InclusionProof {
+                index: 0,
+                size,
+                siblings: vec![[0; 32]; 64],
+            };
+            assert!(p.verify(&d[0], &root).is_err());
+        }
+        let p = InclusionProof {
+            index: 5,
+            size: MAX_INCLUSION_LEAVES,
+            siblings: vec![[0; 32]; 32],
+        };
+        assert!(p.verify(&d[0], &root).is_err());
     }
 
     #[test]

@@ -99,7 +99,9 @@ impl ConflictReason {
     /// A sentence for people.
     pub fn describe(self) -> &'static str {
         match self {
-            ConflictReason::UnknownIssuer => "issuer is not a registered organisation",
+            ConflictReason::UnknownIssuer => {
+                "issuer is neither a registered organisation nor a committee member"
+            }
             ConflictReason::DuplicateAnchor => {
                 "the same tag and data were already anchored by an earlier block"
             }
@@ -161,6 +163,7 @@ pub enum LedgerError {
 
 /// The genesis: what the ledger holds before milestone 1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Genesis {
     /// Network name (its hash is the network id).
     pub network_name: String,

@@ -50,9 +50,6 @@ pub enum TangleError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Too many blocks are waiting for parents.
-    #[error("solidifier queue is full ({0} blocks waiting for parents)")]
-    SolidifierFull(usize),
     /// A milestone names a parent that is not stored.
     #[error("milestone parent {0} is unknown")]
     UnknownParent(BlockId),
@@ -102,6 +99,11 @@ pub enum AttachOutcome {
     },
     /// Already stored; nothing changed.
     Duplicate,
+    /// Not stored: it would wait for parents and the solidifier queue is full.
+    QueueFull {
+        /// Blocks waiting.
+        waiting: usize,
+    },
 }
 
 /// The latest confirmed milestone.
@@ -317,7 +319,8 @@ impl Tangle {
     }
 
     /// Stores blocks that passed the node's checks, solidifying what can be. One write
-    /// batch for all of them.
+    /// batch for all of them; each block gets its own outcome (a block that would wait
+    /// while the solidifier queue is full is refused alone).
     pub fn attach(
         &mut self,
         blocks: Vec<(BlockId, Arc<Block>, Vec<u8>)>,
@@ -346,7 +349,10 @@ impl Tangle {
                     .any(|p| self.pending.get(p).is_some_and(|q| !q.solid()));
             if waits {
                 if self.unsolid + new_unsolid >= self.config.max_unsolid {
-                    return Err(TangleError::SolidifierFull(self.unsolid + new_unsolid));
+                    outcomes.push(AttachOutcome::QueueFull {
+                        waiting: self.unsolid + new_unsolid,
+                    });
+                    continue;
                 }
                 new_unsolid += 1;
             }

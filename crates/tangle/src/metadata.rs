@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::StoreError;
 
-/// Metadata of a stored block. Stored as 30 bytes (see [`BlockMetadata::to_bytes`]).
+/// Metadata of a stored block. Stored as 26 bytes (see [`BlockMetadata::to_bytes`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct BlockMetadata {

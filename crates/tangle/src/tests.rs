@@ -87,15 +87,17 @@ fn the_solidifier_queue_is_bounded() {
     let ghost = BlockId([9; 32]);
     t.attach(vec![block(vec![ghost], 1)], 0).unwrap();
     t.attach(vec![block(vec![ghost], 2)], 0).unwrap();
-    assert!(matches!(
-        t.attach(vec![block(vec![ghost], 3)], 0),
-        Err(TangleError::SolidifierFull(2))
-    ));
-    // A solid block still gets in.
+    // In one batch: the waiting block is refused alone, the solid one gets in.
+    let refused = block(vec![ghost], 3);
     assert_eq!(
-        t.attach(vec![block(vec![BlockId::GENESIS], 4)], 0).unwrap(),
-        vec![AttachOutcome::Solid]
+        t.attach(vec![refused.clone(), block(vec![BlockId::GENESIS], 4)], 0)
+            .unwrap(),
+        vec![
+            AttachOutcome::QueueFull { waiting: 2 },
+            AttachOutcome::Solid
+        ]
     );
+    assert!(!t.contains(&refused.0).unwrap());
 }
 
 #[test]

@@ -189,15 +189,16 @@ impl TipPool {
     ) -> Vec<BlockId> {
         let mut chosen = Vec::with_capacity(count);
         let mut semi = Vec::new();
-        // Sample without replacement by a partial Fisher–Yates shuffle over a copy of the
-        // candidates, so every non-lazy tip is equally likely.
-        let mut candidates = self.ids.clone();
-        let mut remaining = candidates.len();
-        while chosen.len() < count && remaining > 0 {
-            let pick = rng.gen_range(0..remaining);
-            candidates.swap(pick, remaining - 1);
-            remaining -= 1;
-            let id = candidates[remaining];
+        // Draw distinct positions uniformly (rejection sampling over the pool, bounded
+        // attempts), so every non-lazy tip is equally likely and the pool is not copied.
+        let mut tried = std::collections::HashSet::new();
+        let mut attempts = 0;
+        while chosen.len() < count && !self.ids.is_empty() && attempts < 4 * count + 16 {
+            attempts += 1;
+            let id = self.ids[rng.gen_range(0..self.ids.len())];
+            if !tried.insert(id) {
+                continue;
+            }
             if self.expired(&id, now, config) {
                 self.remove(&id);
                 continue;

@@ -190,21 +190,8 @@ impl Block {
                         "a milestone block must be issued by a committee member",
                     ));
                 }
-                check_range(
-                    "milestone parent count",
-                    m.essence.parents.len() as u64,
-                    1,
-                    MAX_PARENTS as u64,
-                )?;
-                check_strictly_ascending("milestone parents", &m.essence.parents)?;
-                check_range(
-                    "milestone signature count",
-                    m.signatures.len() as u64,
-                    1,
-                    64,
-                )?;
-                let keys: Vec<_> = m.signatures.iter().map(|s| s.public_key).collect();
-                check_strictly_ascending("milestone signers", &keys)?;
+                m.essence.check()?;
+                m.check_signers()?;
             }
         }
         let len = self.encoded_len();

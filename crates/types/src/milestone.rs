@@ -88,12 +88,7 @@ impl MilestoneEssence {
         let inclusion_root = InclusionRoot(r.array("inclusion root")?);
         let state_root = StateRoot(r.array("state root")?);
         let committee_id = CommitteeId(r.array("committee id")?);
-        if index == 1 && previous_milestone_id != MilestoneId::NONE {
-            return Err(DecodeError::Inconsistent(
-                "milestone 1 must have a zero previous milestone id",
-            ));
-        }
-        Ok(MilestoneEssence {
+        let essence = MilestoneEssence {
             index,
             timestamp,
             previous_milestone_id,
@@ -101,7 +96,28 @@ impl MilestoneEssence {
             inclusion_root,
             state_root,
             committee_id,
-        })
+        };
+        essence.check()?;
+        Ok(essence)
+    }
+
+    /// The rules every essence obeys, decoded or built: index at least 1, a zero previous
+    /// id exactly for milestone 1, 1–8 strictly ascending parents.
+    pub fn check(&self) -> Result<(), DecodeError> {
+        check_range("milestone index", self.index as u64, 1, u32::MAX as u64)?;
+        check_range(
+            "milestone parent count",
+            self.parents.len() as u64,
+            1,
+            MAX_PARENTS as u64,
+        )?;
+        check_strictly_ascending("milestone parents", &self.parents)?;
+        if (self.index == 1) != (self.previous_milestone_id == MilestoneId::NONE) {
+            return Err(DecodeError::Inconsistent(
+                "exactly milestone 1 has a zero previous milestone id",
+            ));
+        }
+        Ok(())
     }
 
     /// The milestone id: BLAKE2b-256(`weft/milestone/v1` || essence bytes).
@@ -166,12 +182,24 @@ impl Milestone {
                 signature: SignatureBytes(r.array("milestone signature")?),
             });
         }
-        let keys: Vec<_> = signatures.iter().map(|s| s.public_key).collect();
-        check_strictly_ascending("milestone signers", &keys)?;
-        Ok(Milestone {
+        let milestone = Milestone {
             essence,
             signatures,
-        })
+        };
+        milestone.check_signers()?;
+        Ok(milestone)
+    }
+
+    /// 1–64 signatures, strictly ascending by public key (so signers are distinct).
+    pub fn check_signers(&self) -> Result<(), DecodeError> {
+        check_range(
+            "milestone signature count",
+            self.signatures.len() as u64,
+            1,
+            MAX_COMMITTEE_SIZE as u64,
+        )?;
+        let keys: Vec<_> = self.signatures.iter().map(|s| s.public_key).collect();
+        check_strictly_ascending("milestone signers", &keys)
     }
 
     /// The milestone id (of its essence).
@@ -200,10 +228,27 @@ pub enum CommitteeError {
 }
 
 /// The milestone committee: members' keys and how many signatures make a milestone final.
+/// Deserialising goes through [`Committee::new`], so a committee read from a file or a
+/// store obeys the same rules as one built in code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "CommitteeParts")]
 pub struct Committee {
     threshold: u16,
     members: Vec<PublicKeyBytes>,
+}
+
+/// The serialised form of a committee, checked on the way in.
+#[derive(Deserialize)]
+struct CommitteeParts {
+    threshold: u16,
+    members: Vec<PublicKeyBytes>,
+}
+
+impl TryFrom<CommitteeParts> for Committee {
+    type Error = CommitteeError;
+    fn try_from(p: CommitteeParts) -> Result<Committee, CommitteeError> {
+        Committee::new(p.threshold, p.members)
+    }
 }
 
 impl Committee {
