@@ -99,7 +99,11 @@ async fn the_event_stream_reports_blocks_milestones_and_confirmations() {
             Some("block") if e["blockId"] == id.as_str() => saw_block = true,
             Some("milestone") => saw_milestone = true,
             Some("confirmations")
-                if e["blocks"].as_array().unwrap().iter().any(|b| b["blockId"] == id.as_str()) =>
+                if e["blocks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|b| b["blockId"] == id.as_str()) =>
             {
                 saw_confirmation = true
             }
