@@ -228,7 +228,11 @@ pub fn batch_verify<R: Rng + ?Sized>(
         return Ok(());
     }
     let vk = &pvk.vk;
-    let n_in = vk.gamma_abc_g1.len() - 1;
+    let n_in = vk
+        .gamma_abc_g1
+        .len()
+        .checked_sub(1)
+        .ok_or(CircuitError::Encoding("empty verifying key"))?;
     let r: Vec<Fr> = items.iter().map(|_| Fr::from(rng.gen::<u128>())).collect();
     // sum_j r_j x_{j,i} for every input i, and sum_j r_j for IC_0.
     let mut coeffs = vec![Fr::zero(); n_in + 1];

@@ -111,7 +111,7 @@ impl RegistryPath {
             .iter()
             .enumerate()
             .fold(leaf, |node, (h, sib)| {
-                if (self.index >> h) & 1 == 1 {
+                if self.index.checked_shr(h as u32).unwrap_or(0) & 1 == 1 {
                     hash2(*sib, node)
                 } else {
                     hash2(node, *sib)
@@ -197,7 +197,11 @@ impl RegistryChunk {
     /// The authentication path of leaf `offset` of the chunk, checked against `root`.
     pub fn path(&self, offset: u64, root: Fr) -> Result<RegistryPath, RegistryError> {
         let k = self.k as usize;
-        if self.leaves.len() != 1usize << k || offset >> k != 0 {
+        if k > 20
+            || self.leaves.len() != 1usize << k
+            || offset >> k != 0
+            || self.index >> (63 - k) != 0
+        {
             return Err(RegistryError::Malformed);
         }
         let mut siblings = Vec::with_capacity(k + self.siblings.len());
@@ -583,6 +587,15 @@ mod tests {
         }
         let c = reg.chunk(4, 2).unwrap();
         assert!(c.path(1, Fr::from(5u64)).is_err());
+        let mut hostile = c.clone();
+        hostile.k = 200;
+        assert!(hostile.path(0, reg.root()).is_err());
+        let long = RegistryPath {
+            index: 3,
+            siblings: vec![Fr::zero(); 100],
+        };
+        let _ = long.root(Fr::zero());
+        assert!(!long.verify(Fr::zero(), reg.root()));
         assert!(c.path(16, reg.root()).is_err());
     }
 
