@@ -99,6 +99,21 @@ fn error_codes_in_source() -> BTreeSet<String> {
             codes.insert(c.to_string());
         }
     }
+    // The layer-error table of the `json_errors` middleware: `STATUS => ("code", ..)`,
+    // passed to `ApiError::new` as a variable.
+    let start = API_SOURCE
+        .find("async fn json_errors")
+        .expect("the json_errors middleware");
+    let end = start + API_SOURCE[start..].find("\n}\n").expect("end of fn");
+    let body = &API_SOURCE[start..end];
+    let mut layer_codes = 0;
+    for (at, _) in body.match_indices("=> (") {
+        if let Some(c) = literal_after(body, at + "=> (".len()) {
+            codes.insert(c.to_string());
+            layer_codes += 1;
+        }
+    }
+    assert!(layer_codes >= 4, "json_errors maps {layer_codes} statuses");
     codes
 }
 
@@ -150,13 +165,24 @@ fn every_error_code_is_documented_and_used() {
     let in_source = error_codes_in_source();
     let documented = documented_error_codes(&d);
     assert!(in_source.contains("invalidSignature") && in_source.contains("notFound"));
+    for layer in [
+        "payloadTooLarge",
+        "methodNotAllowed",
+        "upgradeRequired",
+        "badRequest",
+    ] {
+        assert!(
+            in_source.contains(layer),
+            "{layer} not found in json_errors"
+        );
+    }
     assert_eq!(
         in_source, documented,
         "error codes in node/src/api.rs and in specs/openapi.json differ"
     );
     // Every documented response status is one the API can produce.
     let allowed = [
-        "101", "200", "201", "202", "400", "404", "413", "415", "429", "500", "503",
+        "101", "200", "201", "202", "400", "404", "405", "413", "415", "426", "429", "500", "503",
     ];
     for (path, item) in d["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
@@ -434,6 +460,17 @@ impl Running {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    async fn request(&self, method: reqwest::Method, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
         let _ = self.server.await;
@@ -515,6 +552,11 @@ async fn a_running_node_answers_as_documented() {
         n.get("/api/v1/milestones/1?blocks=yes").await,
         n.get("/api/v1/ledger/anchors/12").await,
         n.get("/api/v1/no/such/route").await,
+        n.get("/api/v1/milestones/4000000000").await,
+        n.get("/api/v1/tips?count=1&count=2").await,
+        n.get("/api/v1/events").await,
+        n.request(reqwest::Method::DELETE, "/api/v1/blocks").await,
+        n.post("application/octet-stream", vec![0; 70 * 1024]).await,
     ] {
         assert!((400..500).contains(&status), "{status} {v}");
         c.assert("Error", &v);
@@ -525,8 +567,19 @@ async fn a_running_node_answers_as_documented() {
         (s, v["error"]["code"].as_str()),
         (415, Some("unsupportedMediaType"))
     );
-    let (s, _) = n.post("application/octet-stream", vec![0; 70 * 1024]).await;
-    assert_eq!(s, 413, "a body over the limit");
+    // Errors raised before a handler runs have the JSON shape too.
+    let code = |v: &Value| v["error"]["code"].as_str().map(str::to_string);
+    let (s, v) = n.post("application/octet-stream", vec![0; 70 * 1024]).await;
+    assert_eq!((s, code(&v)), (413, Some("payloadTooLarge".into())), "{v}");
+    let (s, v) = n.request(reqwest::Method::PUT, "/api/v1/tips").await;
+    assert_eq!((s, code(&v)), (405, Some("methodNotAllowed".into())), "{v}");
+    let (s, v) = n.get("/api/v1/tips?count=1&count=2").await;
+    assert_eq!((s, code(&v)), (400, Some("badRequest".into())), "{v}");
+    let (s, v) = n.get("/api/v1/events").await;
+    assert_eq!((s, code(&v)), (400, Some("badRequest".into())), "{v}");
+    // A milestone not yet issued (or not yet flushed) is not served.
+    let (s, v) = n.get("/api/v1/milestones/4000000000").await;
+    assert_eq!((s, code(&v)), (404, Some("notFound".into())), "{v}");
 
     // Wait for the confirmation of `a`.
     let meta = loop {
@@ -564,6 +617,19 @@ async fn a_running_node_answers_as_documented() {
     let (s, v) = n.get("/api/v1/info").await;
     assert_eq!(s, 200);
     c.assert("Info", &v);
+    // The orphan's parent is missing; `a` was applied and anchored.
+    assert!(v["missingParents"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::String("5a".repeat(32))));
+    assert!(v["ledger"]["appliedBlocks"].as_u64().unwrap() >= 1);
+    assert!(v["ledger"]["anchors"].as_u64().unwrap() >= 1);
+    // Served milestones never run ahead of the latest one.
+    let latest = v["latestMilestone"]["index"].as_u64().unwrap();
+    let (s, _) = n
+        .get(&format!("/api/v1/milestones/{}", latest + 1000))
+        .await;
+    assert_eq!(s, 404);
     let digest = weft_ledger::anchor_digest(b"openapi/test", b"first");
     let (s, v) = n
         .get(&format!("/api/v1/ledger/anchors/{}", hex::encode(digest)))

@@ -28,24 +28,31 @@ const A2_ID: &str = "ce223c60bc648e2d84fc4488ff79397ccf50d31dd59287ce1904cbd6123
 const A2_SIGNATURE: &str = "c089773f2dd4ff435026e57c5e47d2f89aba8f4d5d5bb094473204849212ab02ab1463fdd5b4f69266882f4eeb475b6fd4d41af81329d8ba501f588aec60ed0e";
 const B_ID: &str = "6265e3a3dd46b4c0de104ce56bce8e4a44f0695022af2e278ca1c4deab706691";
 
-const MILESTONE_SIGNING_MESSAGE: &str = "776566742f6d696c6573746f6e652d7369676e61747572652f76313593d546a2f6ac1905a0b95880d1d57dfe8caa07939a3db0cfc50b47921c74b7";
-const MILESTONE_SIGNATURE: &str = "e58799ac6d7eb58c87215460bf96a6b712567bcb102b59934190eef6d1a424f6824c86b9794a6ca737ac5c7a596cc462a59c3c6f3d197f1df7586c3c2c99d609";
-const MB_SIGNING_MESSAGE: &str = "776566742f626c6f636b2d7369676e61747572652f763196cf627e555a95da31f8a24c267bcd7199837b33dbefe4df2d76e7c0157f17d1";
-const MB_SIGNATURE: &str = "7b95e177090de145e224e85d531d42b24d4d05b7d9ddebbe711c66349a671e16ede53f81ad71f52b23f1cb9c9a9cfe7fa2b51c0a3ebb5dfbd19fa5d3314eaf0d";
+const MILESTONE_SIGNING_MESSAGE: &str = "776566742f6d696c6573746f6e652d7369676e61747572652f763103a970998f2de77f9ec9b9352666c1584a93b74cbeb551674bc6cd8ad54d91ea";
+const MILESTONE_SIGNATURE: &str = "6ed737d13ed0dc5570a73f011089ec1461e8a04d124cd066021ecaa3cfcd1f7bd3ca5560390de97d4c7c41e16033eb9b22b1a641b1003b16a39369cf13684b05";
+const MB_SIGNING_MESSAGE: &str = "776566742f626c6f636b2d7369676e61747572652f7631e84e3f3286797516ed87d1b6e36b191f04b7b5e27345be359191afb4608a2aa6";
+const MB_SIGNATURE: &str = "2de11903825b8914f28b38877ca4af61a6c2af0da64c1b81364bf3202dcc02f78cfa7dafb153b68db3d8bd4e7a92d2e9e6ab0e2d5732c5e946ab0d4bf3ec1407";
 
-const EMPTY_ROOT: &str = "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8";
-const ROOT_1: &str = "6bf22d230bc6f17e2dc9bdce220e8696630a067ab5029fb66d91e6ecd74c7c54";
-const ROOT_2: &str = "e7ee5228698f31758aa7e13445bc54d4c4b37303a90d5ca4677fad9976d1187b";
-const ROOT_3: &str = "a7346514f635523b73d3adb12bf49a26cf1a8063afc422025e203cde74e5ecbe";
+// §11.4: the tree hashes MTH (RFC 6962 shape) and the inclusion roots that bind the size.
+const MTH_EMPTY: &str = "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8";
+const MTH_1: &str = "6bf22d230bc6f17e2dc9bdce220e8696630a067ab5029fb66d91e6ecd74c7c54";
+const MTH_2: &str = "e7ee5228698f31758aa7e13445bc54d4c4b37303a90d5ca4677fad9976d1187b";
+const MTH_3: &str = "a7346514f635523b73d3adb12bf49a26cf1a8063afc422025e203cde74e5ecbe";
+const ROOT_0: &str = "e9e82c4cacaf35d3e3e598c72c15322b7db205ee1992d82dd81f884c36998df7";
+const ROOT_1: &str = "de542118259dff678ed4185140054e3851266cb821be12733052e5441b018b23";
+const ROOT_2: &str = "80fbc3a1fe02f146cfe8d2488167bc88d26365cba653fd2c34b7a36c1685a2d8";
+const ROOT_3: &str = "7c262b790cdbb0f032f888d4691578a1d42596cb46d80327a578505b9d1e6594";
 const LEAF_HASH_2: &str = "6f0fa4dfead22269e90aca62d63947541408feb856ddc41b446ff2e6367b720f";
 const LEAF_HASH_3: &str = "7a927346c0aeeeb55e0f69d6fbd941f2dd4c8d153330d412c546de4af7feb53d";
 
+/// §11.5: the genesis as stored (camelCase JSON).
+const GENESIS_JSON: &str = r#"{"networkName":"weft-test","committee":{"threshold":1,"members":["8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394"]},"organisations":["8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"]}"#;
 const GENESIS_SUM: &str = "667c42d912b87a774db1bd3b108999bfec3d7480f9aec9832e2e3fb95b9d9c38";
 const GENESIS_STATE_ROOT: &str = "5451e036dc09a72e2cf4b7546dcdad52cf7f29af0452a7f45ee7554e9971ec71";
 const ANCHOR_DIGEST: &str = "65e4f3ba8f52ff0d2026d9d0b60fdff5d435e3dc97268fc8cf68432ae390f31c";
 const M1_SUM: &str = "248412e5efd942465b769611afea841cf23e9b49dd487750c8350a961259cd62";
 const M1_STATE_ROOT: &str = "793772cdb21e66d461900b35819d13d288990545a339ef4f868f17d9d043a632";
-const M1_INCLUSION_ROOT: &str = "72eec3fcd54a0ad7b14e04bc2e7e5ad6dbeb571f23978e66a68f1116c41bb1eb";
+const M1_INCLUSION_ROOT: &str = "0bbfff79bece0472788cbf32c74889bf158db1d6aff60e5a4f904c8bfa7b31d9";
 
 fn unhex(s: &str) -> Vec<u8> {
     hex::decode(s).expect("vector is hex")
@@ -154,39 +161,47 @@ fn inclusion_tree_vectors() {
         BlockId([0x02; 32]),
         BlockId([0x03; 32]),
     ];
-    assert_eq!(inclusion_root(&[]).to_hex(), EMPTY_ROOT);
-    assert_eq!(inclusion_root(&[]).0, blake2b256(&[]));
+    assert_eq!(inclusion_root(&[]).to_hex(), ROOT_0);
     assert_eq!(inclusion_root(&ids[..1]).to_hex(), ROOT_1);
     assert_eq!(inclusion_root(&ids[..2]).to_hex(), ROOT_2);
     assert_eq!(inclusion_root(&ids).to_hex(), ROOT_3);
 
     // The definition, spelled out: leaves 0x00 || id, nodes 0x01 || left || right,
-    // split at the largest power of two below n.
+    // split at the largest power of two below n; the root hashes the domain, the leaf
+    // count (u32 LE) and the tree hash.
     let leaf = |id: &BlockId| blake2b256(&[&[0x00], &id.0]);
     let node = |l: &[u8; 32], r: &[u8; 32]| blake2b256(&[&[0x01], l, r]);
-    assert_eq!(leaf(&ids[0]), h32(ROOT_1));
+    let root = |n: u32, mth: &str| {
+        hex::encode(blake2b256(&[
+            b"weft/inclusion-root/v1",
+            &n.to_le_bytes(),
+            &h32(mth),
+        ]))
+    };
+    assert_eq!(blake2b256(&[]), h32(MTH_EMPTY));
+    assert_eq!(leaf(&ids[0]), h32(MTH_1));
     assert_eq!(leaf(&ids[1]), h32(LEAF_HASH_2));
     assert_eq!(leaf(&ids[2]), h32(LEAF_HASH_3));
-    assert_eq!(node(&leaf(&ids[0]), &leaf(&ids[1])), h32(ROOT_2));
-    assert_eq!(node(&h32(ROOT_2), &leaf(&ids[2])), h32(ROOT_3));
+    assert_eq!(node(&leaf(&ids[0]), &leaf(&ids[1])), h32(MTH_2));
+    assert_eq!(node(&h32(MTH_2), &leaf(&ids[2])), h32(MTH_3));
+    assert_eq!(root(0, MTH_EMPTY), ROOT_0);
+    assert_eq!(root(1, MTH_1), ROOT_1);
+    assert_eq!(root(2, MTH_2), ROOT_2);
+    assert_eq!(root(3, MTH_3), ROOT_3);
 
     // The proofs of §11.4, siblings from the leaf up.
-    let root: InclusionRoot = ROOT_3.parse().unwrap();
-    let expected: [&[&str]; 3] = [
-        &[LEAF_HASH_2, LEAF_HASH_3],
-        &[ROOT_1, LEAF_HASH_3],
-        &[ROOT_2],
-    ];
+    let root3: InclusionRoot = ROOT_3.parse().unwrap();
+    let expected: [&[&str]; 3] = [&[LEAF_HASH_2, LEAF_HASH_3], &[MTH_1, LEAF_HASH_3], &[MTH_2]];
     for (i, siblings) in expected.iter().enumerate() {
         let proof = InclusionProof::build(&ids, i).unwrap();
         assert_eq!(proof.index, i as u64);
         assert_eq!(proof.size, 3);
         let hexes: Vec<String> = proof.siblings.iter().map(hex::encode).collect();
         assert_eq!(hexes, *siblings, "proof of leaf {i}");
-        assert_eq!(proof.verify(&ids[i], &root), Ok(()));
-        // The same proof for another leaf, or under another size, fails.
+        assert_eq!(proof.verify(&ids[i], &root3), Ok(()));
+        // The same proof for another leaf fails.
         assert_eq!(
-            proof.verify(&ids[(i + 1) % 3], &root),
+            proof.verify(&ids[(i + 1) % 3], &root3),
             Err(MerkleError::RootMismatch)
         );
     }
@@ -195,17 +210,43 @@ fn inclusion_tree_vectors() {
         size: 3,
         siblings: vec![h32(LEAF_HASH_2), h32(LEAF_HASH_3)],
     };
-    assert_eq!(proof.verify(&ids[0], &root), Ok(()));
-    // A size that changes the path's length is refused. (The root does not commit to
-    // the size: see §6.4 on why a verifier must take the size from the milestone.)
-    let wrong_size = InclusionProof { size: 2, ..proof };
+    assert_eq!(proof.verify(&ids[0], &root3), Ok(()));
+    // A size that changes the path's length is refused.
+    let wrong_size = InclusionProof {
+        size: 2,
+        ..proof.clone()
+    };
     assert_eq!(
-        wrong_size.verify(&ids[0], &root),
+        wrong_size.verify(&ids[0], &root3),
         Err(MerkleError::WrongPathLength {
             expected: 1,
             actual: 2
         })
     );
+    // The position is authenticated: the proof of leaf 2 of 3 (one sibling, MTH_2, on
+    // the left) computes MTH_3 as "leaf 1 of 2" too, but the root binds the size 3.
+    let moved = InclusionProof {
+        index: 1,
+        size: 2,
+        siblings: vec![h32(MTH_2)],
+    };
+    assert_eq!(
+        moved.verify(&ids[2], &root3),
+        Err(MerkleError::RootMismatch)
+    );
+    assert_ne!(root(2, MTH_3), ROOT_3);
+    // Sizes beyond u32::MAX leaves are refused before any hashing.
+    for size in [u64::from(u32::MAX) + 1, u64::MAX] {
+        let hostile = InclusionProof {
+            index: 0,
+            size,
+            siblings: vec![[0; 32]; 64],
+        };
+        assert!(matches!(
+            hostile.verify(&ids[0], &root3),
+            Err(MerkleError::IndexOutOfRange { .. })
+        ));
+    }
 }
 
 /// The genesis entries of §11.5, in key order, as (key, value) hex.
@@ -227,6 +268,37 @@ const GENESIS_ENTRIES: [(&str, &str); 7] = [
         "01",
     ),
 ];
+
+#[test]
+fn genesis_json_vector() {
+    assert_eq!(serde_json::to_string(&genesis()).unwrap(), GENESIS_JSON);
+    assert_eq!(
+        serde_json::from_str::<Genesis>(GENESIS_JSON).unwrap(),
+        genesis()
+    );
+    // The committee is read through Committee::new: a threshold that is not a Byzantine
+    // quorum, or a repeated member, is refused.
+    let member = COMMITTEE_PUBLIC_KEY;
+    for committee in [
+        format!(r#"{{"threshold":0,"members":["{member}"]}}"#),
+        format!(r#"{{"threshold":2,"members":["{member}"]}}"#),
+        format!(r#"{{"threshold":2,"members":["{member}","{member}"]}}"#),
+        r#"{"threshold":1,"members":[]}"#.to_string(),
+    ] {
+        let json = GENESIS_JSON.replace(
+            &format!(r#"{{"threshold":1,"members":["{member}"]}}"#),
+            &committee,
+        );
+        assert_ne!(json, GENESIS_JSON);
+        assert!(
+            serde_json::from_str::<Genesis>(&json).is_err(),
+            "{committee} accepted"
+        );
+    }
+    // The snake_case form of earlier versions is not read.
+    let snake = GENESIS_JSON.replace("networkName", "network_name");
+    assert!(serde_json::from_str::<Genesis>(&snake).is_err());
+}
 
 #[test]
 fn genesis_state_root_vector() {

@@ -37,16 +37,16 @@ const B_JSON: &str = r#"{"protocolVersion":1,"networkId":"15560415763873702881",
 
 // §11.4: milestone 1.
 const COMMITTEE_ID: &str = "1c72227f68af99f4f1398d06edca76fd649a1a937ff9cda87e0fe0c9073dd0f1";
-const INCLUSION_ROOT: &str = "a7346514f635523b73d3adb12bf49a26cf1a8063afc422025e203cde74e5ecbe";
+const INCLUSION_ROOT: &str = "7c262b790cdbb0f032f888d4691578a1d42596cb46d80327a578505b9d1e6594";
 const GENESIS_STATE_ROOT: &str = "5451e036dc09a72e2cf4b7546dcdad52cf7f29af0452a7f45ee7554e9971ec71";
-const ESSENCE_BYTES: &str = "01000000e8abda769b010000000000000000000000000000000000000000000000000000000000000000000001e894a6a44dd95e168a08b828cd21f3ba43a4e5e420c0acb90a7d4e56de6661e7a7346514f635523b73d3adb12bf49a26cf1a8063afc422025e203cde74e5ecbe5451e036dc09a72e2cf4b7546dcdad52cf7f29af0452a7f45ee7554e9971ec711c72227f68af99f4f1398d06edca76fd649a1a937ff9cda87e0fe0c9073dd0f1";
-const MILESTONE_ID: &str = "3593d546a2f6ac1905a0b95880d1d57dfe8caa07939a3db0cfc50b47921c74b7";
-const MILESTONE_SIGNING_MESSAGE: &str = "776566742f6d696c6573746f6e652d7369676e61747572652f76313593d546a2f6ac1905a0b95880d1d57dfe8caa07939a3db0cfc50b47921c74b7";
-const MILESTONE_SIGNATURE: &str = "e58799ac6d7eb58c87215460bf96a6b712567bcb102b59934190eef6d1a424f6824c86b9794a6ca737ac5c7a596cc462a59c3c6f3d197f1df7586c3c2c99d609";
-const MB_SIGNING_MESSAGE: &str = "776566742f626c6f636b2d7369676e61747572652f763196cf627e555a95da31f8a24c267bcd7199837b33dbefe4df2d76e7c0157f17d1";
-const MB_SIGNATURE: &str = "7b95e177090de145e224e85d531d42b24d4d05b7d9ddebbe711c66349a671e16ede53f81ad71f52b23f1cb9c9a9cfe7fa2b51c0a3ebb5dfbd19fa5d3314eaf0d";
-const MB_BYTES: &str = "01e1a314d3b1b3f1d701e894a6a44dd95e168a08b828cd21f3ba43a4e5e420c0acb90a7d4e56de6661e7e8abda769b010000018139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b39402000e01000001000000e8abda769b010000000000000000000000000000000000000000000000000000000000000000000001e894a6a44dd95e168a08b828cd21f3ba43a4e5e420c0acb90a7d4e56de6661e7a7346514f635523b73d3adb12bf49a26cf1a8063afc422025e203cde74e5ecbe5451e036dc09a72e2cf4b7546dcdad52cf7f29af0452a7f45ee7554e9971ec711c72227f68af99f4f1398d06edca76fd649a1a937ff9cda87e0fe0c9073dd0f1018139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394e58799ac6d7eb58c87215460bf96a6b712567bcb102b59934190eef6d1a424f6824c86b9794a6ca737ac5c7a596cc462a59c3c6f3d197f1df7586c3c2c99d60900000000000000007b95e177090de145e224e85d531d42b24d4d05b7d9ddebbe711c66349a671e16ede53f81ad71f52b23f1cb9c9a9cfe7fa2b51c0a3ebb5dfbd19fa5d3314eaf0d";
-const MB_ID: &str = "7fbd365276ad96720c10e843ba54e7e7cd20831b52981af454b4f74b79a00f66";
+const ESSENCE_BYTES: &str = "01000000e8abda769b010000000000000000000000000000000000000000000000000000000000000000000001e894a6a44dd95e168a08b828cd21f3ba43a4e5e420c0acb90a7d4e56de6661e77c262b790cdbb0f032f888d4691578a1d42596cb46d80327a578505b9d1e65945451e036dc09a72e2cf4b7546dcdad52cf7f29af0452a7f45ee7554e9971ec711c72227f68af99f4f1398d06edca76fd649a1a937ff9cda87e0fe0c9073dd0f1";
+const MILESTONE_ID: &str = "03a970998f2de77f9ec9b9352666c1584a93b74cbeb551674bc6cd8ad54d91ea";
+const MILESTONE_SIGNING_MESSAGE: &str = "776566742f6d696c6573746f6e652d7369676e61747572652f763103a970998f2de77f9ec9b9352666c1584a93b74cbeb551674bc6cd8ad54d91ea";
+const MILESTONE_SIGNATURE: &str = "6ed737d13ed0dc5570a73f011089ec1461e8a04d124cd066021ecaa3cfcd1f7bd3ca5560390de97d4c7c41e16033eb9b22b1a641b1003b16a39369cf13684b05";
+const MB_SIGNING_MESSAGE: &str = "776566742f626c6f636b2d7369676e61747572652f7631e84e3f3286797516ed87d1b6e36b191f04b7b5e27345be359191afb4608a2aa6";
+const MB_SIGNATURE: &str = "2de11903825b8914f28b38877ca4af61a6c2af0da64c1b81364bf3202dcc02f78cfa7dafb153b68db3d8bd4e7a92d2e9e6ab0e2d5732c5e946ab0d4bf3ec1407";
+const MB_BYTES: &str = "01e1a314d3b1b3f1d701e894a6a44dd95e168a08b828cd21f3ba43a4e5e420c0acb90a7d4e56de6661e7e8abda769b010000018139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b39402000e01000001000000e8abda769b010000000000000000000000000000000000000000000000000000000000000000000001e894a6a44dd95e168a08b828cd21f3ba43a4e5e420c0acb90a7d4e56de6661e77c262b790cdbb0f032f888d4691578a1d42596cb46d80327a578505b9d1e65945451e036dc09a72e2cf4b7546dcdad52cf7f29af0452a7f45ee7554e9971ec711c72227f68af99f4f1398d06edca76fd649a1a937ff9cda87e0fe0c9073dd0f1018139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b3946ed737d13ed0dc5570a73f011089ec1461e8a04d124cd066021ecaa3cfcd1f7bd3ca5560390de97d4c7c41e16033eb9b22b1a641b1003b16a39369cf13684b0500000000000000002de11903825b8914f28b38877ca4af61a6c2af0da64c1b81364bf3202dcc02f78cfa7dafb153b68db3d8bd4e7a92d2e9e6ab0e2d5732c5e946ab0d4bf3ec1407";
+const MB_ID: &str = "2e131fa148ad3b59d8e95489e47c59fb69438c01e135722ef2bbee697a71683e";
 
 fn unhex(s: &str) -> Vec<u8> {
     hex::decode(s).expect("vector is hex")
@@ -315,4 +315,100 @@ fn rejection_vectors() {
         Block::from_bytes(&vec![1u8; MAX_BLOCK_BYTES + 1]),
         Err(DecodeError::TooLong { .. })
     ));
+}
+
+/// §11.7: mutations of the milestone block of §11.4 (essence at offset 89) that every
+/// decoder, and `Block::check_structure`, must reject.
+#[test]
+fn milestone_rejection_vectors() {
+    let mb = unhex(MB_BYTES);
+    let with = |at: usize, byte: u8| {
+        let mut v = mb.clone();
+        v[at] = byte;
+        v
+    };
+    const ZERO_PREVIOUS: DecodeError =
+        DecodeError::Inconsistent("exactly milestone 1 has a zero previous milestone id");
+
+    // Index 2 with a zero previous milestone id.
+    assert_eq!(Block::from_bytes(&with(89, 0x02)), Err(ZERO_PREVIOUS));
+    // Index 1 with a non-zero previous milestone id (first byte at 89 + 4 + 8 = 101).
+    assert_eq!(Block::from_bytes(&with(101, 0x01)), Err(ZERO_PREVIOUS));
+    // Index 0.
+    assert!(matches!(
+        Block::from_bytes(&with(89, 0x00)),
+        Err(DecodeError::OutOfRange {
+            field: "milestone index",
+            ..
+        })
+    ));
+    // The same signer twice: signature count 2 (offset 262), the entry repeated, payload
+    // length 270 + 96 = 366.
+    let mut twice = mb[..263].to_vec();
+    twice[85..89].copy_from_slice(&366u32.to_le_bytes());
+    twice[262] = 2;
+    twice.extend_from_slice(&mb[263..359]);
+    twice.extend_from_slice(&mb[263..]);
+    assert_eq!(
+        Block::from_bytes(&twice),
+        Err(DecodeError::NotStrictlyAscending {
+            field: "milestone signers",
+            position: 1
+        })
+    );
+
+    // Built in code rather than decoded, the same rules hold in check_structure.
+    let carrying = |essence: MilestoneEssence, signatures: Vec<MilestoneSignature>| {
+        BlockBuilder::new(
+            NetworkId::from_name("weft-test"),
+            essence.parents.clone(),
+            essence.timestamp,
+        )
+        .payload(Payload::Milestone(Box::new(Milestone {
+            essence,
+            signatures,
+        })))
+        .organisation(key(COMMITTEE_PUBLIC_KEY))
+        .sign(sig(MB_SIGNATURE))
+    };
+    let one = vec![MilestoneSignature {
+        public_key: key(COMMITTEE_PUBLIC_KEY),
+        signature: sig(MILESTONE_SIGNATURE),
+    }];
+    let second = MilestoneEssence {
+        index: 2,
+        ..essence()
+    };
+    assert_eq!(second.check(), Err(ZERO_PREVIOUS));
+    let block = carrying(second, one.clone());
+    assert_eq!(block.check_structure(), Err(ZERO_PREVIOUS));
+    assert_eq!(hex::encode(block.to_bytes()), hex::encode(with(89, 0x02)));
+    assert_eq!(Block::from_bytes(&block.to_bytes()), Err(ZERO_PREVIOUS));
+    // Index 2 with a previous id is fine as far as the format goes.
+    let chained = MilestoneEssence {
+        index: 2,
+        previous_milestone_id: MILESTONE_ID.parse().unwrap(),
+        ..essence()
+    };
+    assert_eq!(chained.check(), Ok(()));
+    let block = carrying(chained, one.clone());
+    assert_eq!(block.check_structure(), Ok(()));
+    assert_round_trip(&block.to_bytes());
+    // A repeated signer, built in code.
+    let repeated = carrying(essence(), vec![one[0], one[0]]);
+    assert_eq!(
+        repeated.check_structure(),
+        Err(DecodeError::NotStrictlyAscending {
+            field: "milestone signers",
+            position: 1
+        })
+    );
+    assert_eq!(
+        Block::from_bytes(&repeated.to_bytes()),
+        Err(DecodeError::NotStrictlyAscending {
+            field: "milestone signers",
+            position: 1
+        })
+    );
+    assert_eq!(repeated.to_bytes(), twice);
 }
