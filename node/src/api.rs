@@ -178,7 +178,7 @@ async fn json_errors(resp: Response) -> Response {
         ),
         StatusCode::UPGRADE_REQUIRED => (
             "upgradeRequired",
-            "this route is a WebSocket: send an upgrade request",
+            "WebSocket handshake on a connection that cannot be upgraded",
         ),
         _ => (
             "badRequest",

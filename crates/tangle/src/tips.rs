@@ -19,9 +19,13 @@
 
 use std::collections::HashMap;
 
+use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use weft_types::BlockId;
+
+/// Pools up to this size are shuffled whole on each selection.
+const SHUFFLE_LIMIT: usize = 256;
 
 /// Tip-selection parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,15 +193,27 @@ impl TipPool {
     ) -> Vec<BlockId> {
         let mut chosen = Vec::with_capacity(count);
         let mut semi = Vec::new();
-        // Draw distinct positions uniformly (rejection sampling over the pool, bounded
-        // attempts), so every non-lazy tip is equally likely and the pool is not copied.
-        let mut tried = std::collections::HashSet::new();
-        let mut attempts = 0;
-        while chosen.len() < count && !self.ids.is_empty() && attempts < 4 * count + 16 {
-            attempts += 1;
-            let id = self.ids[rng.gen_range(0..self.ids.len())];
-            if !tried.insert(id) {
-                continue;
+        // Candidates in uniformly random order: a full shuffle of a copy when the pool is
+        // small, otherwise distinct random draws (bounded), so the pool is not copied on
+        // every request. Either way every non-lazy tip is equally likely.
+        let candidates: Vec<BlockId> = if self.ids.len() <= SHUFFLE_LIMIT {
+            let mut all = self.ids.clone();
+            all.shuffle(rng);
+            all
+        } else {
+            let mut seen = std::collections::HashSet::new();
+            let mut drawn = Vec::new();
+            for _ in 0..(4 * count + 16) {
+                let id = self.ids[rng.gen_range(0..self.ids.len())];
+                if seen.insert(id) {
+                    drawn.push(id);
+                }
+            }
+            drawn
+        };
+        for id in candidates {
+            if chosen.len() >= count {
+                break;
             }
             if self.expired(&id, now, config) {
                 self.remove(&id);
