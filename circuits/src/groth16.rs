@@ -196,7 +196,8 @@ fn prepared_inputs(vk: &VerifyingKey<Bn254>, inputs: &[Fr]) -> Result<G1Projecti
     Ok(msm + vk.gamma_abc_g1[0])
 }
 
-/// Verifies one proof against public inputs.
+/// Verifies one proof against public inputs. The proof's points must be validated
+/// (on the curve, in the subgroup): decode untrusted bytes with [`CompressedProof::to_proof`].
 pub fn verify(
     pvk: &PreparedVerifyingKey<Bn254>,
     inputs: &[Fr],
@@ -219,6 +220,7 @@ pub fn verify(
 
 /// Verifies many proofs at once (`N + 3` Miller loops, one final exponentiation; see
 /// the module notes). `Ok` means all are valid, except with probability `2^-128`.
+/// Proofs must be validated points, as for [`verify`].
 pub fn batch_verify<R: Rng + ?Sized>(
     pvk: &PreparedVerifyingKey<Bn254>,
     items: &[(Vec<Fr>, Proof<Bn254>)],
