@@ -80,6 +80,9 @@ impl From<SubmitError> for ApiError {
             SubmitError::AnonymousPayload(_) => "anonymousPayloadNotAllowed",
             SubmitError::MilestoneNotAccepted => "milestoneNotAccepted",
             SubmitError::InvalidSignature(_) => "invalidSignature",
+            SubmitError::Overloaded(_) => {
+                return ApiError::new(StatusCode::TOO_MANY_REQUESTS, "overloaded", e.to_string())
+            }
             SubmitError::SolidifierFull(_) => {
                 return ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -519,7 +522,18 @@ async fn events(
         ));
     }
     let rx = node.events.subscribe();
-    Ok(ws.on_upgrade(move |socket| stream_events(socket, rx, topics)))
+    let wants_blocks = topics.iter().any(|t| t == "blocks");
+    Ok(ws.on_upgrade(move |socket| async move {
+        if wants_blocks {
+            node.block_subscribers
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        stream_events(socket, rx, topics).await;
+        if wants_blocks {
+            node.block_subscribers
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }))
 }
 
 async fn stream_events(

@@ -47,6 +47,9 @@ pub struct NodeConfig {
     pub max_clock_skew_ms: u64,
     /// Blocks waiting for parents, at most.
     pub max_unsolid: usize,
+    /// Stored blocks awaiting confirmation, at most; past it submissions get 429, so an
+    /// overloaded node sheds load instead of growing its milestones and memory.
+    pub max_pending_blocks: usize,
     /// Tip selection parameters.
     pub tips: TipConfig,
     /// Most tips merged into one milestone (through tip-merging blocks).
@@ -84,6 +87,9 @@ pub struct ConfigFile {
     /// Blocks waiting for parents, at most (default 50000).
     #[serde(default = "default_unsolid")]
     pub max_unsolid: usize,
+    /// Blocks awaiting confirmation, at most (default 100000).
+    #[serde(default = "default_pending")]
+    pub max_pending_blocks: usize,
     /// Tip selection parameters.
     #[serde(default)]
     pub tips: TipConfig,
@@ -97,6 +103,9 @@ fn default_pow() -> u32 {
 }
 fn default_body() -> usize {
     64 * 1024
+}
+fn default_pending() -> usize {
+    100_000
 }
 fn default_unsolid() -> usize {
     50_000
@@ -160,6 +169,7 @@ impl NodeConfig {
             max_body_bytes: 64 * 1024,
             max_clock_skew_ms: 60_000,
             max_unsolid: 50_000,
+            max_pending_blocks: 100_000,
             tips: TipConfig::default(),
             max_milestone_tips: 4096,
             dev: true,
@@ -216,6 +226,7 @@ impl NodeConfig {
             max_body_bytes: file.max_body_bytes,
             max_clock_skew_ms: 60_000,
             max_unsolid: file.max_unsolid,
+            max_pending_blocks: file.max_pending_blocks,
             tips: file.tips,
             max_milestone_tips: 4096,
             dev: false,

@@ -9,14 +9,15 @@
 //! go straight to the store for confirmed data, and take the Tangle lock only for the
 //! unconfirmed part.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
-use rand::rngs::OsRng;
 use tokio::sync::{broadcast, mpsc, oneshot};
-use weft_crypto::{inclusion_root, verify_batch, BatchEntry, MultisetHash, OrganisationKey};
+use weft_crypto::{
+    inclusion_root, verify_batch_parallel, BatchEntry, MultisetHash, OrganisationKey,
+};
 use weft_ledger::{BlockOutcome, Ledger, MilestoneContext, StateError, StateRead};
 use weft_tangle::{
     prefix, read, system, AttachOutcome, Confirmation, LatestMilestone, SledStore, Store,
@@ -86,6 +87,9 @@ pub enum SubmitError {
     /// Signature check failed.
     #[error("signature does not verify for issuer {0}")]
     InvalidSignature(PublicKeyBytes),
+    /// Too many blocks await confirmation; the node sheds load instead of growing.
+    #[error("{0} blocks await confirmation, over this node's limit; retry later")]
+    Overloaded(usize),
     /// The solidifier queue is full.
     #[error("too many blocks are waiting for parents ({0}); retry later")]
     SolidifierFull(usize),
@@ -168,6 +172,10 @@ pub struct NodeInner {
     validator_key: Option<OrganisationKey>,
     ingest: Mutex<Option<mpsc::Sender<IngestJob>>>,
     stopping: AtomicBool,
+    /// Stored, unconfirmed blocks (mirrors the Tangle, readable without its lock).
+    pending_blocks: AtomicUsize,
+    /// WebSocket subscribers of the `blocks` topic (block events are built only for them).
+    pub block_subscribers: AtomicUsize,
     /// Serialises milestone issuance (the ledger and the cone are only consistent for one
     /// issuer at a time).
     issuing: Mutex<()>,
@@ -270,6 +278,8 @@ impl Node {
             validator_key,
             ingest: Mutex::new(Some(tx)),
             stopping: AtomicBool::new(false),
+            pending_blocks: AtomicUsize::new(0),
+            block_subscribers: AtomicUsize::new(0),
             issuing: Mutex::new(()),
             received_since_milestone: AtomicU64::new(0),
             started: Instant::now(),
@@ -396,6 +406,10 @@ impl NodeInner {
 
     async fn submit_inner(&self, block: Block, bytes: Vec<u8>) -> Result<Submitted, SubmitError> {
         self.precheck(&block)?;
+        let pending = self.pending_blocks.load(Ordering::Relaxed);
+        if pending >= self.config.max_pending_blocks {
+            return Err(SubmitError::Overloaded(pending));
+        }
         let block_id = BlockId::of_bytes(&bytes);
         let (reply, rx) = oneshot::channel();
         let tx = self
@@ -416,7 +430,6 @@ impl NodeInner {
 
     fn ingest_loop(&self, mut rx: mpsc::Receiver<IngestJob>) {
         const MAX_BATCH: usize = 2048;
-        let mut rng = OsRng;
         while let Some(first) = rx.blocking_recv() {
             let mut jobs = vec![first];
             while jobs.len() < MAX_BATCH {
@@ -445,7 +458,7 @@ impl NodeInner {
             }
             let mut bad = vec![false; jobs.len()];
             if let Err(weft_crypto::SignatureError::BatchFailed(failed)) =
-                verify_batch(&entries, &mut rng)
+                verify_batch_parallel(&entries)
             {
                 for f in failed {
                     bad[entry_job[f]] = true;
@@ -470,7 +483,13 @@ impl NodeInner {
             if to_attach.is_empty() {
                 continue;
             }
-            let result = self.chain.lock().tangle.attach(to_attach, now_ms());
+            let result = {
+                let mut chain = self.chain.lock();
+                let r = chain.tangle.attach(to_attach, now_ms());
+                self.pending_blocks
+                    .store(chain.tangle.pending_count(), Ordering::Relaxed);
+                r
+            };
             match result {
                 Ok(outcomes) => {
                     for ((block_id, block, reply), outcome) in replies.into_iter().zip(outcomes) {
@@ -481,7 +500,7 @@ impl NodeInner {
                             self.metrics.blocks_received.inc();
                             self.received_since_milestone
                                 .fetch_add(1, Ordering::Relaxed);
-                            if self.events.receiver_count() > 0 {
+                            if self.block_subscribers.load(Ordering::Relaxed) > 0 {
                                 let _ = self.events.send(Arc::new(Event::Block {
                                     block_id,
                                     payload: block.payload.kind(),
@@ -543,17 +562,17 @@ impl NodeInner {
         };
         let index = previous.map(|p| p.index + 1).unwrap_or(1);
 
-        // Merge the tip pool into at most eight parents with tip-merging blocks (no
-        // payload, signed by this committee member), so the milestone confirms every
-        // solid block that arrived before it.
-        let mut tips = chain.tangle.all_tips();
+        // Merge the heads of the Tangle into at most eight parents with tip-merging
+        // blocks (no payload, signed by this committee member), so the milestone confirms
+        // every solid block that arrived before it.
+        let mut tips = chain.tangle.milestone_tips()?;
         if tips.len() > self.config.max_milestone_tips {
             // Under overload take a random sample, so no tip is skipped every time.
             use rand::seq::SliceRandom;
             tips.shuffle(&mut rand::thread_rng());
             tips.truncate(self.config.max_milestone_tips);
+            tips.sort();
         }
-        tips.sort();
         while tips.len() > weft_types::MAX_PARENTS {
             let mut merged = Vec::with_capacity(tips.len() / weft_types::MAX_PARENTS + 1);
             let mut blocks = Vec::with_capacity(merged.capacity());
@@ -658,6 +677,8 @@ impl NodeInner {
         let mut chain = self.chain.lock();
         chain.tangle.apply_confirmed(&confirmation);
         chain.commitment = outcome.commitment;
+        self.pending_blocks
+            .store(chain.tangle.pending_count(), Ordering::Relaxed);
         let confirmed_at = now_ms();
         drop(chain);
 

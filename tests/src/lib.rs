@@ -92,3 +92,30 @@ pub fn anchor_on(
             .organisation(key.public_key()),
     )
 }
+
+/// Posts headers announcing a `length`-byte body to `base` (`http://host:port`) without
+/// sending the body, and returns the status and JSON body of the answer. A server that
+/// refuses an oversized body answers before reading it; sending the body anyway races
+/// with the server closing the connection, so tests of the limit use this.
+pub async fn post_announcing_length(base: &str, length: usize) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST /api/v1/blocks HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/octet-stream\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let text = String::from_utf8_lossy(&answer);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}

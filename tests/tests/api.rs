@@ -234,14 +234,9 @@ async fn invalid_blocks_are_refused_with_a_reason_and_change_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status(), 415);
-    let r = http
-        .post(&url)
-        .header("content-type", "application/octet-stream")
-        .body(vec![0u8; 200_000])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 413);
+    let (status, body) = weft_tests::post_announcing_length(t.client.base(), 200_000).await;
+    assert_eq!(status, 413);
+    assert_eq!(body["error"]["code"], "payloadTooLarge");
 
     // None of it was stored.
     for b in [&bad_data, &other, &s, &future, &anon_data, &lazy] {

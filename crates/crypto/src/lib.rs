@@ -20,5 +20,6 @@ pub use multiset::MultisetHash;
 pub use poseidon::{Fr, PoseidonError};
 pub use registry::{Registry, RegistryChunk, RegistryError, RegistryPath};
 pub use signing::{
-    verify, verify_batch, verify_block, BatchEntry, OrganisationKey, SignatureError,
+    verify, verify_batch, verify_batch_parallel, verify_block, BatchEntry, OrganisationKey,
+    SignatureError,
 };

@@ -74,6 +74,21 @@ impl MultisetHash {
         self.count = self.count.saturating_sub(1);
     }
 
+    /// Adds and removes many elements at once, hashing them to the group on all cores.
+    /// Equal to inserting and removing them one by one (the group is commutative).
+    pub fn update_many(&mut self, inserted: &[Vec<u8>], removed: &[Vec<u8>]) {
+        use rayon::prelude::*;
+        let sum_of = |elements: &[Vec<u8>]| -> RistrettoPoint {
+            elements
+                .par_iter()
+                .map(|e| element_point(e))
+                .reduce(RistrettoPoint::identity, |a, b| a + b)
+        };
+        let (add, sub) = rayon::join(|| sum_of(inserted), || sum_of(removed));
+        self.sum += add - sub;
+        self.count = (self.count + inserted.len() as u64).saturating_sub(removed.len() as u64);
+    }
+
     /// The compressed sum.
     pub fn sum_bytes(&self) -> [u8; 32] {
         self.sum.compress().to_bytes()
@@ -104,6 +119,19 @@ mod tests {
         assert_eq!(a.sum_bytes(), b.sum_bytes());
         let restored = MultisetHash::from_parts(a.sum_bytes(), a.count()).unwrap();
         assert_eq!(restored, a);
+    }
+
+    #[test]
+    fn update_many_equals_one_by_one() {
+        let elements: Vec<Vec<u8>> = (0..50u8).map(|i| vec![i; 3]).collect();
+        let mut one = MultisetHash::new();
+        for e in &elements {
+            one.insert(e);
+        }
+        one.remove(&elements[7]);
+        let mut many = MultisetHash::new();
+        many.update_many(&elements, &elements[7..8]);
+        assert_eq!(one, many);
     }
 
     #[test]

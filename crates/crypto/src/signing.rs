@@ -136,6 +136,34 @@ pub fn verify_batch<R: RngCore + CryptoRng>(
     Err(SignatureError::BatchFailed(failed))
 }
 
+/// [`verify_batch`] split across rayon's threads (one batch per thread, each with its own
+/// randomness from the operating system). The result, and the failed indices, are the
+/// same as for one batch.
+pub fn verify_batch_parallel(entries: &[BatchEntry<'_>]) -> Result<(), SignatureError> {
+    use rayon::prelude::*;
+    let chunk = entries
+        .len()
+        .div_ceil(rayon::current_num_threads().max(1))
+        .max(32);
+    let failed: Vec<usize> = entries
+        .par_chunks(chunk)
+        .enumerate()
+        .flat_map_iter(|(c, part)| {
+            let failed = match verify_batch(part, &mut rand::rngs::OsRng) {
+                Ok(()) => Vec::new(),
+                Err(SignatureError::BatchFailed(f)) => f,
+                Err(_) => (0..part.len()).collect(),
+            };
+            failed.into_iter().map(move |i| c * chunk + i)
+        })
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(SignatureError::BatchFailed(failed))
+    }
+}
+
 /// Checks the signature of an organisation block (ZIP-215).
 pub fn verify_block(block: &Block) -> Result<(), SignatureError> {
     match (&block.issuer, &block.signature) {
@@ -199,6 +227,27 @@ mod tests {
             verify_batch(&entries, &mut OsRng),
             Err(SignatureError::BatchFailed(vec![3, 7]))
         );
+    }
+
+    #[test]
+    fn parallel_batches_agree_with_one_batch() {
+        let keys: Vec<_> = (0..100u8)
+            .map(|i| OrganisationKey::from_seed(&[i; 32]))
+            .collect();
+        let msgs: Vec<Vec<u8>> = (0..100u8).map(|i| vec![i; 20]).collect();
+        let mut entries: Vec<BatchEntry<'_>> = keys
+            .iter()
+            .zip(&msgs)
+            .map(|(k, m)| (k.public_key(), m.as_slice(), k.sign(m)))
+            .collect();
+        assert_eq!(verify_batch_parallel(&entries), Ok(()));
+        entries[5].2 .0[1] ^= 1;
+        entries[77].2 .0[1] ^= 1;
+        assert_eq!(
+            verify_batch_parallel(&entries),
+            Err(SignatureError::BatchFailed(vec![5, 77]))
+        );
+        assert_eq!(verify_batch_parallel(&[]), Ok(()));
     }
 
     #[test]

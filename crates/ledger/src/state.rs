@@ -6,7 +6,8 @@
 //! earlier writes, keeps per-block savepoints so a conflicting block leaves no trace, and
 //! updates the multiset commitment as entries change.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 
 use weft_crypto::MultisetHash;
 
@@ -64,22 +65,33 @@ pub fn state_element(key: &[u8], value: &[u8]) -> Vec<u8> {
 }
 
 /// Writes layered over a base state, with one level of savepoint.
+///
+/// The multiset commitment is not updated entry by entry: the elements a milestone adds
+/// and removes are collected (a savepoint is just their two lengths, so a rollback is a
+/// truncation) and hashed to the group once, on all cores, when the commitment is asked
+/// for. Base reads are cached: the base does not change while a milestone is applied.
 pub(crate) struct Overlay<'a> {
     base: &'a dyn StateRead,
+    read_cache: RefCell<HashMap<Vec<u8>, Option<Vec<u8>>>>,
     committed: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     commitment: MultisetHash,
-    saved_commitment: MultisetHash,
+    inserted: Vec<Vec<u8>>,
+    removed: Vec<Vec<u8>>,
+    saved: (usize, usize),
 }
 
 impl<'a> Overlay<'a> {
     pub(crate) fn new(base: &'a dyn StateRead, commitment: MultisetHash) -> Overlay<'a> {
         Overlay {
             base,
+            read_cache: RefCell::default(),
             committed: BTreeMap::new(),
             pending: BTreeMap::new(),
             commitment,
-            saved_commitment: commitment,
+            inserted: Vec::new(),
+            removed: Vec::new(),
+            saved: (0, 0),
         }
     }
 
@@ -90,7 +102,12 @@ impl<'a> Overlay<'a> {
         if let Some(v) = self.committed.get(key) {
             return Ok(v.clone());
         }
-        self.base.get(key)
+        if let Some(v) = self.read_cache.borrow().get(key) {
+            return Ok(v.clone());
+        }
+        let v = self.base.get(key)?;
+        self.read_cache.borrow_mut().insert(key.to_vec(), v.clone());
+        Ok(v)
     }
 
     fn write(&mut self, key: &[u8], value: Option<Vec<u8>>) -> Result<(), StateError> {
@@ -99,10 +116,10 @@ impl<'a> Overlay<'a> {
             return Ok(());
         }
         if let Some(old) = &old {
-            self.commitment.remove(&state_element(key, old));
+            self.removed.push(state_element(key, old));
         }
         if let Some(new) = &value {
-            self.commitment.insert(&state_element(key, new));
+            self.inserted.push(state_element(key, new));
         }
         self.pending.insert(key.to_vec(), value);
         Ok(())
@@ -134,22 +151,26 @@ impl<'a> Overlay<'a> {
 
     pub(crate) fn savepoint(&mut self) {
         debug_assert!(self.pending.is_empty());
-        self.saved_commitment = self.commitment;
+        self.saved = (self.inserted.len(), self.removed.len());
     }
 
     pub(crate) fn commit_savepoint(&mut self) {
         let pending = std::mem::take(&mut self.pending);
         self.committed.extend(pending);
-        self.saved_commitment = self.commitment;
+        self.saved = (self.inserted.len(), self.removed.len());
     }
 
     pub(crate) fn rollback_savepoint(&mut self) {
         self.pending.clear();
-        self.commitment = self.saved_commitment;
+        self.inserted.truncate(self.saved.0);
+        self.removed.truncate(self.saved.1);
     }
 
+    /// The commitment after every write so far (hashing the collected elements).
     pub(crate) fn commitment(&self) -> MultisetHash {
-        self.commitment
+        let mut c = self.commitment;
+        c.update_many(&self.inserted, &self.removed);
+        c
     }
 
     pub(crate) fn into_diff(mut self) -> StateDiff {

@@ -248,7 +248,7 @@ impl Tangle {
         };
         let unconfirmed = tangle.store.scan_prefix(&[prefix::UNCONFIRMED])?;
         let mut blocks = Vec::with_capacity(unconfirmed.len());
-        for (k, _) in unconfirmed {
+        for (k, v) in unconfirmed {
             let id = BlockId(
                 k[1..]
                     .try_into()
@@ -262,10 +262,9 @@ impl Tangle {
                 })?;
             let block = Block::from_bytes(&bytes)
                 .map_err(|e| StoreError::Corrupt(format!("block {id}: {e}")))?;
-            let arrival = match tangle.store.get(&key(prefix::METADATA, &[&id.0]))? {
-                Some(m) => BlockMetadata::from_bytes(&m)?.arrival_time,
-                None => 0,
-            };
+            let arrival = <[u8; 8]>::try_from(v.as_slice())
+                .map(u64::from_le_bytes)
+                .unwrap_or(0);
             blocks.push((id, Arc::new(block), arrival));
         }
         for (id, block, arrival) in blocks {
@@ -357,12 +356,12 @@ impl Tangle {
                 new_unsolid += 1;
             }
             batch.put(key(prefix::BLOCK, &[&id.0]), bytes);
-            let meta = BlockMetadata {
-                arrival_time: now,
-                ..Default::default()
-            };
-            batch.put(key(prefix::METADATA, &[&id.0]), meta.to_bytes());
-            batch.put(key(prefix::UNCONFIRMED, &[&id.0]), Vec::new());
+            // Metadata is written at confirmation; until then the unconfirmed marker
+            // carries the arrival time (one write fewer per block).
+            batch.put(
+                key(prefix::UNCONFIRMED, &[&id.0]),
+                now.to_le_bytes().to_vec(),
+            );
             for p in &block.parents {
                 batch.put(key(prefix::CHILD, &[&p.0, &id.0]), Vec::new());
             }
@@ -491,9 +490,28 @@ impl Tangle {
         chosen
     }
 
-    /// Every tip currently in the pool (for the milestone issuer).
+    /// Every tip currently in the pool.
     pub fn all_tips(&self) -> Vec<BlockId> {
         self.tips.ids().to_vec()
+    }
+
+    /// The tips a milestone must reference to confirm every solid block the pool covers:
+    /// the heads (tips nothing approves yet) plus any pool tip outside the heads' past
+    /// cone. Usually a few dozen, where the pool holds thousands: approved tips stay in
+    /// the pool for a while (URTS retention) but are already in a head's cone.
+    pub fn milestone_tips(&self) -> Result<Vec<BlockId>, TangleError> {
+        let mut tips = self.tips.heads();
+        let cone: HashSet<BlockId> = self.white_flag_order(&tips)?.into_iter().collect();
+        tips.extend(
+            self.tips
+                .ids()
+                .iter()
+                .filter(|t| !cone.contains(t))
+                .copied(),
+        );
+        tips.sort();
+        tips.dedup();
+        Ok(tips)
     }
 
     /// Tips in the pool.

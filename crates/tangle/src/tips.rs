@@ -159,6 +159,15 @@ impl TipPool {
         }
     }
 
+    /// Tips no solid block approves yet: the heads of the Tangle.
+    pub fn heads(&self) -> Vec<BlockId> {
+        self.ids
+            .iter()
+            .filter(|id| matches!(self.entries.get(id), Some((_, e)) if e.children == 0))
+            .copied()
+            .collect()
+    }
+
     /// Records that a new block approves `id`; retires it at `max_children`.
     pub fn add_child(&mut self, id: &BlockId, now: u64, config: &TipConfig) {
         let retire = match self.entries.get_mut(id) {
