@@ -353,7 +353,8 @@ impl ConstraintSynthesizer<Fr> for EligibilityCircuit {
         ]);
         let mut node = hash_var(&outer)?;
         for (h, sibling) in w.path.siblings.iter().enumerate() {
-            let is_right = Boolean::new_witness(cs.clone(), || Ok((w.path.index >> h) & 1 == 1))?;
+            let bit = w.path.index.checked_shr(h as u32).unwrap_or(0) & 1 == 1;
+            let is_right = Boolean::new_witness(cs.clone(), || Ok(bit))?;
             let sib = wit(*sibling)?;
             // left = node + b (sib - node), right = sib - b (sib - node): one row.
             let t = FpVar::from(is_right) * (&sib - &node);
