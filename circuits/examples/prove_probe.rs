@@ -31,6 +31,20 @@ fn main() -> anyhow::Result<()> {
         cs.finalize();
         let synth = t.elapsed();
         let t = Instant::now();
+        let cs2 = ConstraintSystem::<Fr>::new_ref();
+        cs2.set_mode(SynthesisMode::Prove {
+            construct_matrices: true,
+            generate_lc_assignments: false,
+        });
+        c.clone().generate_constraints(cs2.clone())?;
+        cs2.finalize();
+        let m = cs2.to_matrices();
+        println!(
+            "with matrices {:?} ({} predicates)",
+            t.elapsed(),
+            m.map(|m| m.len()).unwrap_or(0)
+        );
+        let t = Instant::now();
         pool.install(|| prove(&keys, c.clone(), &mut rand::rngs::OsRng))?;
         println!(
             "synthesis {synth:?}, whole prove (2 threads) {:?}",
