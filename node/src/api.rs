@@ -277,6 +277,9 @@ async fn submit_block(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    if content_type.starts_with(BLOCK_BATCH_MEDIA_TYPE) {
+        return submit_batch(&node, &body).await;
+    }
     let submitted = if content_type.starts_with("application/json") {
         node.submit_json(&body).await?
     } else if content_type.starts_with("application/octet-stream") || content_type.is_empty() {
@@ -285,7 +288,7 @@ async fn submit_block(
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupportedMediaType",
-            format!("content type {content_type:?}: send application/octet-stream (canonical bytes) or application/json"),
+            format!("content type {content_type:?}: send application/octet-stream (canonical bytes), application/json, or {BLOCK_BATCH_MEDIA_TYPE} (length-prefixed canonical blocks)"),
         ));
     };
     let (status, body) = match submitted.outcome {
@@ -306,6 +309,76 @@ async fn submit_block(
         }
     };
     Ok((status, Json(body)).into_response())
+}
+
+/// Media type of a batch submission: frames of `u32 LE length || canonical block bytes`.
+pub const BLOCK_BATCH_MEDIA_TYPE: &str = "application/vnd.weft.blocks";
+/// Most blocks in one batch submission.
+pub const MAX_BATCH_BLOCKS: usize = 1024;
+
+/// Splits a batch body into its frames, naming the first malformed one.
+fn batch_frames(body: &[u8]) -> ApiResult<Vec<Vec<u8>>> {
+    let mut frames = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let position = frames.len();
+        let Some((len, tail)) = rest.split_first_chunk::<4>() else {
+            return Err(ApiError::bad_request(
+                "invalidBatch",
+                format!("frame {position}: truncated length prefix"),
+            ));
+        };
+        let len = u32::from_le_bytes(*len) as usize;
+        if len > weft_types::MAX_BLOCK_BYTES || len > tail.len() {
+            return Err(ApiError::bad_request(
+                "invalidBatch",
+                format!("frame {position}: length {len} exceeds the block limit or the body"),
+            ));
+        }
+        frames.push(tail[..len].to_vec());
+        rest = &tail[len..];
+        if frames.len() > MAX_BATCH_BLOCKS {
+            return Err(ApiError::bad_request(
+                "invalidBatch",
+                format!("more than {MAX_BATCH_BLOCKS} blocks"),
+            ));
+        }
+    }
+    if frames.is_empty() {
+        return Err(ApiError::bad_request("invalidBatch", "empty batch"));
+    }
+    Ok(frames)
+}
+
+/// Submits the blocks of a batch in order (a block may name an earlier one of the same
+/// batch as parent) and answers one result per block; one bad block does not affect the
+/// others. Agencies issue in bulk, and one request for many blocks saves most of the
+/// per-request cost.
+async fn submit_batch(node: &Node, body: &[u8]) -> ApiResult<Response> {
+    let frames = batch_frames(body)?;
+    let results =
+        futures_util::future::join_all(frames.into_iter().map(|f| node.submit_bytes(f))).await;
+    let results: Vec<Value> = results
+        .into_iter()
+        .map(|r| match r {
+            Ok(s) => match s.outcome {
+                AttachOutcome::Solid => json!({"blockId": s.block_id, "solid": true}),
+                AttachOutcome::Waiting { missing } => {
+                    json!({"blockId": s.block_id, "solid": false, "missingParents": missing})
+                }
+                AttachOutcome::Duplicate => json!({"blockId": s.block_id, "duplicate": true}),
+                AttachOutcome::QueueFull { waiting } => {
+                    let e = ApiError::from(SubmitError::SolidifierFull(waiting));
+                    json!({"error": {"code": e.code, "message": e.message}})
+                }
+            },
+            Err(e) => {
+                let e = ApiError::from(e);
+                json!({"error": {"code": e.code, "message": e.message}})
+            }
+        })
+        .collect();
+    Ok((StatusCode::OK, Json(json!({"results": results}))).into_response())
 }
 
 fn wants_bytes(headers: &HeaderMap) -> bool {

@@ -347,3 +347,52 @@ async fn children_before_parents_wait_then_confirm() {
     assert_eq!(t.confirmed(&child.id()).await.ledger_outcome, "applied");
     assert_eq!(t.confirmed(&parent.id()).await.ledger_outcome, "applied");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_submits_in_order_with_one_result_per_block() {
+    let t = TestNode::start(200, 0).await;
+    let agency = t.agency();
+    let tips = t.client.tips(2).await.unwrap();
+    let first = anchor_on(t.network, &agency, tips, b"batch 1");
+    // The second names the first, which arrives in the same request.
+    let second = anchor_on(t.network, &agency, vec![first.id()], b"batch 2");
+    let mut forged = anchor_on(t.network, &agency, vec![first.id()], b"batch 3");
+    if let Payload::TaggedData(d) = &mut forged.payload {
+        d.data = b"altered".to_vec();
+    }
+    let results = t
+        .client
+        .submit_many(&[first.clone(), second.clone(), forged, first.clone()])
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 4);
+    assert_eq!(results[0].as_ref().unwrap().block_id, first.id());
+    assert_eq!(results[1].as_ref().unwrap().solid, Some(true));
+    match &results[2] {
+        Err(ClientError::Api { code, .. }) => assert_eq!(code, "invalidSignature"),
+        other => panic!("forged block accepted: {other:?}"),
+    }
+    assert!(results[3].as_ref().unwrap().duplicate);
+    assert_eq!(t.confirmed(&second.id()).await.ledger_outcome, "applied");
+
+    // Malformed framing is refused whole, naming the frame.
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/blocks", t.client.base());
+    for body in [
+        vec![],
+        vec![1, 0],
+        vec![9, 0, 0, 0, 1, 2],
+        vec![0xff, 0xff, 0xff, 0x7f],
+    ] {
+        let r = http
+            .post(&url)
+            .header("content-type", "application/vnd.weft.blocks")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{body:?}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "invalidBatch");
+    }
+}

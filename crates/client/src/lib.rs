@@ -203,6 +203,51 @@ impl Client {
         Self::parse(resp).await
     }
 
+    /// `POST /api/v1/blocks` with many blocks in one request
+    /// (`application/vnd.weft.blocks`: frames of `u32 LE length || canonical bytes`, at
+    /// most 1024). One result per block, in order: the submission or the node's error.
+    pub async fn submit_many(
+        &self,
+        blocks: &[Block],
+    ) -> Result<Vec<Result<SubmitResponse, ClientError>>, ClientError> {
+        let mut body = Vec::with_capacity(blocks.len() * 256);
+        for b in blocks {
+            let bytes = b.to_bytes();
+            body.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            body.extend_from_slice(&bytes);
+        }
+        let resp = self
+            .http
+            .post(format!("{}/api/v1/blocks", self.base))
+            .header("content-type", "application/vnd.weft.blocks")
+            .body(body)
+            .send()
+            .await?;
+        #[derive(Deserialize)]
+        struct Batch {
+            results: Vec<Value>,
+        }
+        let batch: Batch = Self::parse(resp).await?;
+        Ok(batch
+            .results
+            .into_iter()
+            .map(|v| {
+                if v.get("error").is_some() {
+                    Err(ClientError::Api {
+                        status: 0,
+                        code: v["error"]["code"].as_str().unwrap_or("unknown").to_string(),
+                        message: v["error"]["message"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                    })
+                } else {
+                    serde_json::from_value(v).map_err(|e| ClientError::Decode(e.to_string()))
+                }
+            })
+            .collect())
+    }
+
     /// `POST /api/v1/blocks` with the JSON form.
     pub async fn submit_json(&self, block: &Block) -> Result<SubmitResponse, ClientError> {
         Self::parse(
