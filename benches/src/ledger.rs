@@ -39,7 +39,7 @@ use tokio::sync::mpsc;
 use weft_client::{Client, ClientError};
 use weft_crypto::OrganisationKey;
 use weft_types::hash::blake2b256;
-use weft_types::{BlockBuilder, BlockId, NetworkId, Payload, TaggedData};
+use weft_types::{Block, BlockBuilder, BlockId, NetworkId, Payload, TaggedData};
 
 /// The tag of every bench block.
 const TAG: &[u8] = b"bench/v1";
@@ -90,6 +90,10 @@ pub struct Args {
     /// Blocks signed ahead per lane (pipeline signer).
     #[arg(long, default_value_t = 8)]
     pub sign_ahead: usize,
+    /// Blocks per request: 1 posts each block alone; more uses the batch form
+    /// (`application/vnd.weft.blocks`, at most 1024), inline signer only.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub batch: u16,
     /// Offered load cap in blocks/s (default: as fast as the lanes go).
     #[arg(long)]
     pub rate: Option<u64>,
@@ -644,6 +648,100 @@ async fn submit(client: &Client, shared: &Shared, block: Signed) -> bool {
     false
 }
 
+/// Submits a chain of blocks in one batch request, retrying the whole request on
+/// transport errors; returns the id of the last block stored.
+async fn submit_batch(client: &Client, shared: &Shared, blocks: Vec<Signed>) -> Option<BlockId> {
+    let t = shared.now_ns();
+    let _ = shared.counters.first_send_ns.compare_exchange(
+        0,
+        t.max(1),
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    {
+        let mut sent = shared.sent.lock();
+        for b in &blocks {
+            sent.insert(b.id, t);
+        }
+    }
+    let c = &shared.counters;
+    let parsed: Vec<Block> = blocks
+        .iter()
+        .filter_map(|b| Block::from_bytes(&b.bytes).ok())
+        .collect();
+    for attempt in 0..6u32 {
+        match client.submit_many(&parsed).await {
+            Ok(results) => {
+                let mut last = None;
+                for (b, r) in blocks.iter().zip(results) {
+                    match r {
+                        Ok(r) => {
+                            if r.duplicate {
+                                c.duplicates.fetch_add(1, Ordering::Relaxed);
+                            } else {
+                                c.accepted.fetch_add(1, Ordering::Relaxed);
+                            }
+                            last = Some(b.id);
+                        }
+                        Err(_) => {
+                            c.errors.fetch_add(1, Ordering::Relaxed);
+                            shared.sent.lock().remove(&b.id);
+                        }
+                    }
+                }
+                c.last_send_ns.fetch_max(shared.now_ns(), Ordering::Relaxed);
+                return last;
+            }
+            Err(e) => {
+                let transient = matches!(
+                    &e,
+                    ClientError::Http(_)
+                        | ClientError::Api {
+                            status: 429 | 503,
+                            ..
+                        }
+                );
+                if !transient || attempt == 5 || shared.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                c.retries.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+            }
+        }
+    }
+    c.errors.fetch_add(blocks.len() as u64, Ordering::Relaxed);
+    let mut sent = shared.sent.lock();
+    for b in &blocks {
+        sent.remove(&b.id);
+    }
+    None
+}
+
+/// A lane that signs chains of `batch` blocks and posts each chain in one request.
+async fn batch_lane(client: Client, shared: Arc<Shared>, batch: usize) {
+    let mut previous = None;
+    while !shared.stop.load(Ordering::Relaxed) {
+        let mut chain = Vec::with_capacity(batch);
+        let mut prev = previous;
+        for _ in 0..batch {
+            let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
+            if seq >= shared.total {
+                break;
+            }
+            pace(&shared).await;
+            let block = shared.sign(seq, prev);
+            prev = Some(block.id);
+            chain.push(block);
+        }
+        if chain.is_empty() {
+            break;
+        }
+        if let Some(last) = submit_batch(&client, &shared, chain).await {
+            previous = Some(last);
+        }
+    }
+}
+
 /// A lane fed by the signing thread.
 async fn pipeline_lane(client: Client, shared: Arc<Shared>, mut rx: mpsc::Receiver<Signed>) {
     while let Some(block) = rx.recv().await {
@@ -833,6 +931,15 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
                     .spawn(move || sign_ahead(s, txs))?,
             );
         }
+        Signer::Inline if args.batch > 1 => {
+            for _ in 0..args.connections {
+                lanes.push(tokio::spawn(batch_lane(
+                    client.clone(),
+                    shared.clone(),
+                    args.batch as usize,
+                )));
+            }
+        }
         Signer::Inline => {
             for _ in 0..args.connections {
                 lanes.push(tokio::spawn(inline_lane(client.clone(), shared.clone())));
@@ -956,6 +1063,7 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
         "tips_max": s.tips_max,
         "solidifier_queue_max": s.unsolid_max,
         "connections": args.connections,
+        "batch": args.batch,
         "parents": args.parents,
         "signer": args.signer.name(),
         "sign_ahead": args.sign_ahead,
