@@ -21,7 +21,7 @@ use weft_ledger::ConflictReason;
 use weft_tangle::AttachOutcome;
 use weft_types::{Block, BlockId, Milestone};
 
-use crate::core::{Node, SubmitError};
+use crate::core::{Node, SubmitError, Submitted};
 
 /// The OpenAPI document (kept in `specs/`).
 pub const OPENAPI: &str = include_str!("../../specs/openapi.json");
@@ -280,10 +280,10 @@ async fn submit_block(
     if content_type.starts_with(BLOCK_BATCH_MEDIA_TYPE) {
         return submit_batch(&node, &body).await;
     }
-    let submitted = if content_type.starts_with("application/json") {
-        node.submit_json(&body).await?
+    let result = if content_type.starts_with("application/json") {
+        node.submit_json(&body).await
     } else if content_type.starts_with("application/octet-stream") || content_type.is_empty() {
-        node.submit_bytes(body.to_vec()).await?
+        node.submit_bytes(body.to_vec()).await
     } else {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -291,24 +291,47 @@ async fn submit_block(
             format!("content type {content_type:?}: send application/octet-stream (canonical bytes), application/json, or {BLOCK_BATCH_MEDIA_TYPE} (length-prefixed canonical blocks)"),
         ));
     };
-    let (status, body) = match submitted.outcome {
-        AttachOutcome::Solid => (
-            StatusCode::CREATED,
-            json!({"blockId": submitted.block_id, "solid": true}),
-        ),
-        AttachOutcome::Waiting { missing } => (
-            StatusCode::ACCEPTED,
-            json!({"blockId": submitted.block_id, "solid": false, "missingParents": missing}),
-        ),
-        AttachOutcome::Duplicate => (
-            StatusCode::OK,
-            json!({"blockId": submitted.block_id, "duplicate": true}),
-        ),
-        AttachOutcome::QueueFull { waiting } => {
-            return Err(SubmitError::SolidifierFull(waiting).into())
-        }
-    };
+    let (status, body) = submission_answer(result);
     Ok((status, Json(body)).into_response())
+}
+
+/// The status and JSON answer for one submission: 201 solid, 202 waiting for parents,
+/// 200 already stored, or the error object with its status.
+fn submission_answer(result: Result<Submitted, SubmitError>) -> (StatusCode, Value) {
+    let submitted = match result {
+        Ok(Submitted {
+            outcome: AttachOutcome::QueueFull { waiting },
+            ..
+        }) => Err(SubmitError::SolidifierFull(waiting)),
+        other => other,
+    };
+    match submitted {
+        Ok(Submitted {
+            block_id,
+            outcome: AttachOutcome::Waiting { missing },
+        }) => (
+            StatusCode::ACCEPTED,
+            json!({"blockId": block_id, "solid": false, "missingParents": missing}),
+        ),
+        Ok(Submitted {
+            block_id,
+            outcome: AttachOutcome::Duplicate,
+        }) => (
+            StatusCode::OK,
+            json!({"blockId": block_id, "duplicate": true}),
+        ),
+        Ok(Submitted { block_id, .. }) => (
+            StatusCode::CREATED,
+            json!({"blockId": block_id, "solid": true}),
+        ),
+        Err(e) => {
+            let e = ApiError::from(e);
+            (
+                e.status,
+                json!({"error": {"code": e.code, "message": e.message}}),
+            )
+        }
+    }
 }
 
 /// Media type of a batch submission: frames of `u32 LE length || canonical block bytes`.
@@ -360,23 +383,7 @@ async fn submit_batch(node: &Node, body: &[u8]) -> ApiResult<Response> {
         futures_util::future::join_all(frames.into_iter().map(|f| node.submit_bytes(f))).await;
     let results: Vec<Value> = results
         .into_iter()
-        .map(|r| match r {
-            Ok(s) => match s.outcome {
-                AttachOutcome::Solid => json!({"blockId": s.block_id, "solid": true}),
-                AttachOutcome::Waiting { missing } => {
-                    json!({"blockId": s.block_id, "solid": false, "missingParents": missing})
-                }
-                AttachOutcome::Duplicate => json!({"blockId": s.block_id, "duplicate": true}),
-                AttachOutcome::QueueFull { waiting } => {
-                    let e = ApiError::from(SubmitError::SolidifierFull(waiting));
-                    json!({"error": {"code": e.code, "message": e.message}})
-                }
-            },
-            Err(e) => {
-                let e = ApiError::from(e);
-                json!({"error": {"code": e.code, "message": e.message}})
-            }
-        })
+        .map(|r| submission_answer(r).1)
         .collect();
     Ok((StatusCode::OK, Json(json!({"results": results}))).into_response())
 }
