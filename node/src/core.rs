@@ -18,10 +18,11 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use weft_crypto::{
     inclusion_root, verify_batch_parallel, BatchEntry, MultisetHash, OrganisationKey,
 };
+use weft_ledger::keys::ANCHOR_PREFIX;
 use weft_ledger::{BlockOutcome, Ledger, MilestoneContext, StateError, StateRead};
 use weft_tangle::{
-    prefix, read, system, AttachOutcome, Confirmation, LatestMilestone, SledStore, Store,
-    StoreError, Tangle, TangleConfig, TangleError,
+    prefix, read, system, AttachOutcome, Confirmation, KeyFilter, LatestMilestone, SledStore,
+    Store, StoreError, Tangle, TangleConfig, TangleError,
 };
 use weft_types::{
     Block, BlockBuilder, BlockId, DecodeError, Issuer, Milestone, MilestoneEssence, MilestoneId,
@@ -156,6 +157,22 @@ impl StateRead for StoreState<'_> {
     }
 }
 
+/// Reads ledger state from the store, answering "absent" from memory for anchor keys that
+/// were never written (every new anchor), so the duplicate check does not read the disk.
+struct AnchorFilteredState<'a> {
+    store: &'a dyn Store,
+    anchors: &'a KeyFilter,
+}
+
+impl StateRead for AnchorFilteredState<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        if key.starts_with(ANCHOR_PREFIX) && !self.anchors.may_contain(key) {
+            return Ok(None);
+        }
+        read::ledger_value(self.store, key).map_err(|e| StateError(e.to_string()))
+    }
+}
+
 /// Shared node state.
 pub struct NodeInner {
     /// Configuration.
@@ -177,8 +194,8 @@ pub struct NodeInner {
     /// WebSocket subscribers of the `blocks` topic (block events are built only for them).
     pub block_subscribers: AtomicUsize,
     /// Serialises milestone issuance (the ledger and the cone are only consistent for one
-    /// issuer at a time).
-    issuing: Mutex<()>,
+    /// issuer at a time), and holds the filter of confirmed anchor keys it maintains.
+    issuing: Mutex<KeyFilter>,
     received_since_milestone: AtomicU64,
     /// When the node started.
     pub started: Instant,
@@ -266,6 +283,11 @@ impl Node {
                 commitment
             }
         };
+        let mut anchors = KeyFilter::default();
+        store.for_each_key(
+            &weft_tangle::key(prefix::LEDGER, &[ANCHOR_PREFIX]),
+            &mut |k| anchors.insert(&k[1..]),
+        )?;
         let (events, _) = broadcast::channel(4096);
         let (tx, rx) = mpsc::channel(65_536);
         let inner = Arc::new(NodeInner {
@@ -280,7 +302,7 @@ impl Node {
             stopping: AtomicBool::new(false),
             pending_blocks: AtomicUsize::new(0),
             block_subscribers: AtomicUsize::new(0),
-            issuing: Mutex::new(()),
+            issuing: Mutex::new(anchors),
             received_since_milestone: AtomicU64::new(0),
             started: Instant::now(),
         });
@@ -551,7 +573,7 @@ impl NodeInner {
             .validator_key
             .as_ref()
             .ok_or_else(|| NodeError::Setup("not a committee member".into()))?;
-        let _issuing = self.issuing.lock();
+        let mut anchors = self.issuing.lock();
         let started = Instant::now();
         let mut chain = self.chain.lock();
         let previous = chain.tangle.latest_milestone();
@@ -608,7 +630,10 @@ impl NodeInner {
 
         let refs: Vec<(BlockId, &Block)> = blocks.iter().map(|(id, b)| (*id, b.as_ref())).collect();
         let outcome = Ledger.apply_milestone(
-            &StoreState(self.store.as_ref()),
+            &AnchorFilteredState {
+                store: self.store.as_ref(),
+                anchors: &anchors,
+            },
             commitment,
             MilestoneContext { index, timestamp },
             &refs,
@@ -674,6 +699,11 @@ impl NodeInner {
         // milestone or none of it.
         self.store.apply(batch)?;
         self.store.flush()?;
+        for (k, v) in &confirmation.ledger_writes {
+            if v.is_some() && k.starts_with(ANCHOR_PREFIX) {
+                anchors.insert(k);
+            }
+        }
         let mut chain = self.chain.lock();
         chain.tangle.apply_confirmed(&confirmation);
         chain.commitment = outcome.commitment;

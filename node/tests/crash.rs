@@ -231,6 +231,24 @@ async fn sigterm_shuts_down_cleanly_and_the_node_resumes() {
     let client = Client::new(format!("http://127.0.0.1:{port}"));
     wait_healthy(&client).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
+    let agency = weft_node::config::dev_key("organisation");
+    let network = NetworkId::from_name(weft_node::config::DEV_NETWORK);
+    let anchor = |tips: Vec<BlockId>| {
+        agency.sign_block(
+            BlockBuilder::new(network, tips, weft_node::core::now_ms())
+                .payload(Payload::TaggedData(TaggedData {
+                    tag: b"invoice".to_vec(),
+                    data: b"INV-2026-0042".to_vec(),
+                }))
+                .organisation(agency.public_key()),
+        )
+    };
+    let first = anchor(client.tips(2).await.unwrap());
+    client.submit(&first).await.unwrap();
+    client
+        .wait_confirmed(&first.id(), Duration::from_secs(10))
+        .await
+        .unwrap();
     let before = client.latest_milestone().await.unwrap().index;
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -267,6 +285,15 @@ async fn sigterm_shuts_down_cleanly_and_the_node_resumes() {
             .previous_milestone_id,
         m.milestone_id
     );
+    // The anchor index survives the restart: the same record anchored again conflicts.
+    let again = anchor(client.tips(2).await.unwrap());
+    client.submit(&again).await.unwrap();
+    let meta = client
+        .wait_confirmed(&again.id(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(meta.ledger_outcome, "conflicting");
+    assert_eq!(meta.conflict.unwrap().reason, "duplicateAnchor");
     child.kill().ok();
     let _ = child.wait();
 }

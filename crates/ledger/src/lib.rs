@@ -53,9 +53,12 @@ pub mod keys {
         [b"org/".as_slice(), &key.0].concat()
     }
 
+    /// Namespace of anchor entries.
+    pub const ANCHOR_PREFIX: &[u8] = b"anchor/";
+
     /// The first confirmed anchor of a (tag, data) pair, by its digest.
     pub fn anchor(digest: &[u8; 32]) -> Vec<u8> {
-        [b"anchor/".as_slice(), digest].concat()
+        [ANCHOR_PREFIX, digest].concat()
     }
 }
 

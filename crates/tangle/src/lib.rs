@@ -14,6 +14,7 @@
 //! Unconfirmed blocks are kept in memory (they are few: a couple of milestone intervals'
 //! worth) and reloaded from the `u` namespace on restart.
 
+pub mod filter;
 pub mod metadata;
 pub mod store;
 pub mod tips;
@@ -25,6 +26,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use weft_types::{Block, BlockId, MilestoneId};
 
+pub use filter::KeyFilter;
 pub use metadata::BlockMetadata;
 pub use store::{key, prefix, MemoryStore, SledStore, Store, StoreError, WriteBatch};
 pub use tips::{TipConfig, TipPool, TipScore};
@@ -200,6 +202,8 @@ pub struct Tangle {
     recent: HashMap<BlockId, u32>,
     recent_by_milestone: VecDeque<Vec<BlockId>>,
     latest: Option<LatestMilestone>,
+    /// Ids of every stored block (approximate: skips store reads for new ids).
+    stored: KeyFilter,
     rng: StdRng,
 }
 
@@ -244,8 +248,14 @@ impl Tangle {
             recent: HashMap::new(),
             recent_by_milestone: VecDeque::new(),
             latest,
+            stored: KeyFilter::default(),
             rng: StdRng::from_entropy(),
         };
+        let mut stored = KeyFilter::default();
+        tangle
+            .store
+            .for_each_key(&[prefix::BLOCK], &mut |k| stored.insert(&k[1..]))?;
+        tangle.stored = stored;
         let unconfirmed = tangle.store.scan_prefix(&[prefix::UNCONFIRMED])?;
         let mut blocks = Vec::with_capacity(unconfirmed.len());
         for (k, v) in unconfirmed {
@@ -296,7 +306,8 @@ impl Tangle {
     pub fn contains(&self, id: &BlockId) -> Result<bool, TangleError> {
         Ok(*id == BlockId::GENESIS
             || self.pending.contains_key(id)
-            || self.store.get(&key(prefix::METADATA, &[&id.0]))?.is_some())
+            || (self.stored.may_contain(&id.0)
+                && self.store.get(&key(prefix::METADATA, &[&id.0]))?.is_some()))
     }
 
     /// The confirming milestone of a stored block (0 for the genesis), `None` if
@@ -373,6 +384,7 @@ impl Tangle {
             self.store.apply(batch)?;
         }
         for (_, id, block) in &accepted {
+            self.stored.insert(&id.0);
             self.insert_pending(*id, block.clone(), now);
         }
         for (pos, id, _) in accepted {
@@ -690,6 +702,7 @@ impl Tangle {
             ids.push(*id);
         }
         self.recent.insert(ms_id, index);
+        self.stored.insert(&ms_id.0);
         ids.push(ms_id);
         self.recent_by_milestone.push_back(ids);
         while self.recent_by_milestone.len() > self.config.confirmed_cache_milestones {

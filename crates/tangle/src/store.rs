@@ -93,6 +93,9 @@ pub trait Store: Send + Sync + 'static {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// All entries whose key starts with `prefix`, in key order.
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError>;
+    /// Calls `f` with every key that starts with `prefix`, in key order, without loading
+    /// the values into a list.
+    fn for_each_key(&self, prefix: &[u8], f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError>;
     /// Applies every write of `batch` atomically.
     fn apply(&self, batch: WriteBatch) -> Result<(), StoreError>;
     /// Returns once every earlier write is durable.
@@ -130,6 +133,13 @@ impl Store for SledStore {
             .scan_prefix(prefix)
             .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(Into::into))
             .collect()
+    }
+
+    fn for_each_key(&self, prefix: &[u8], f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
+        for k in self.db.scan_prefix(prefix).keys() {
+            f(&k?);
+        }
+        Ok(())
     }
 
     fn apply(&self, batch: WriteBatch) -> Result<(), StoreError> {
@@ -173,6 +183,18 @@ impl Store for MemoryStore {
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect())
+    }
+
+    fn for_each_key(&self, prefix: &[u8], f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
+        for (k, _) in self
+            .map
+            .read()
+            .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+        {
+            f(k);
+        }
+        Ok(())
     }
 
     fn apply(&self, batch: WriteBatch) -> Result<(), StoreError> {
