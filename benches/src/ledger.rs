@@ -601,6 +601,25 @@ async fn pace(shared: &Shared) {
     }
 }
 
+/// After a failed request: waits before attempt `attempt + 1` and returns true when the
+/// error is transient (transport, 429, 503), attempts remain and the run goes on.
+async fn back_off(shared: &Shared, e: &ClientError, attempt: u32) -> bool {
+    let transient = matches!(
+        e,
+        ClientError::Http(_)
+            | ClientError::Api {
+                status: 429 | 503,
+                ..
+            }
+    );
+    if !transient || attempt == 5 || shared.stop.load(Ordering::Relaxed) {
+        return false;
+    }
+    shared.counters.retries.fetch_add(1, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+    true
+}
+
 /// Submits one block, retrying transient refusals; returns whether it was stored.
 async fn submit(client: &Client, shared: &Shared, block: Signed) -> bool {
     let t = shared.now_ns();
@@ -627,19 +646,9 @@ async fn submit(client: &Client, shared: &Shared, block: Signed) -> bool {
                 return true;
             }
             Err(e) => {
-                let transient = matches!(
-                    &e,
-                    ClientError::Http(_)
-                        | ClientError::Api {
-                            status: 429 | 503,
-                            ..
-                        }
-                );
-                if !transient || attempt == 5 || shared.stop.load(Ordering::Relaxed) {
+                if !back_off(shared, &e, attempt).await {
                     break;
                 }
-                c.retries.fetch_add(1, Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
             }
         }
     }
@@ -693,19 +702,9 @@ async fn submit_batch(client: &Client, shared: &Shared, blocks: Vec<Signed>) -> 
                 return last;
             }
             Err(e) => {
-                let transient = matches!(
-                    &e,
-                    ClientError::Http(_)
-                        | ClientError::Api {
-                            status: 429 | 503,
-                            ..
-                        }
-                );
-                if !transient || attempt == 5 || shared.stop.load(Ordering::Relaxed) {
+                if !back_off(shared, &e, attempt).await {
                     break;
                 }
-                c.retries.fetch_add(1, Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
             }
         }
     }
