@@ -10,6 +10,7 @@ pub mod codec;
 pub mod hash;
 pub mod id;
 pub mod milestone;
+pub mod notes;
 pub mod payload;
 
 pub use block::{
