@@ -171,10 +171,9 @@ impl Block {
                 ))
             }
         }
-        match &self.payload {
-            Payload::None => {}
-            Payload::TaggedData(t) => t.check_limits()?,
-            Payload::Milestone(m) => {
+        self.payload.check_limits()?;
+        if let Payload::Milestone(m) = &self.payload {
+            {
                 if m.essence.parents != self.parents {
                     return Err(DecodeError::Inconsistent(
                         "milestone parents differ from the block's parents",

@@ -123,6 +123,18 @@ hex_bytes_type!(
     32
 );
 
+hex_bytes_type!(
+    /// A credential schema's id: BLAKE2b-256(`weft/schema/v1` || canonical schema bytes).
+    SchemaId,
+    32
+);
+hex_bytes_type!(
+    /// A registry's id: BLAKE2b-256(`weft/registry/v1` || issuer DID || canonical
+    /// creation bytes).
+    RegistryId,
+    32
+);
+
 impl BlockId {
     /// The virtual genesis block: 32 zero bytes. It is always solid and counts as
     /// confirmed by milestone 0; the first blocks of a network name it as their parent.

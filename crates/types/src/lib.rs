@@ -9,9 +9,11 @@ pub mod block;
 pub mod codec;
 pub mod hash;
 pub mod id;
+pub mod identity;
 pub mod milestone;
 pub mod notes;
 pub mod payload;
+pub mod registry;
 
 pub use block::{
     pow_score, Block, BlockBuilder, Issuer, UnsignedBlock, BLOCK_SIGNATURE_DOMAIN, MAX_BLOCK_BYTES,
@@ -19,10 +21,15 @@ pub use block::{
 };
 pub use codec::DecodeError;
 pub use id::{
-    BlockId, CommitteeId, InclusionRoot, MilestoneId, NetworkId, PublicKeyBytes, SignatureBytes,
-    StateRoot,
+    BlockId, CommitteeId, InclusionRoot, MilestoneId, NetworkId, PublicKeyBytes, RegistryId,
+    SchemaId, SignatureBytes, StateRoot,
+};
+pub use identity::{
+    Accreditation, DeviceKey, Did, DidCreate, DidDeactivate, DidKey, DidOperation, DidService,
+    DidUpdate,
 };
 pub use milestone::{
     Committee, CommitteeError, Milestone, MilestoneEssence, MilestoneSignature, MAX_COMMITTEE_SIZE,
 };
 pub use payload::{Payload, PayloadKind, TaggedData, MAX_TAGGED_DATA_BYTES, MAX_TAG_BYTES};
+pub use registry::{AttributeDef, AttributeKind, Issuance, RegistryCreate, Revocation, Schema};

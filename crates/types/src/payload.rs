@@ -3,13 +3,16 @@
 //! The payload kind is a `u16` on the wire. A kind number names one exact layout
 //! forever: a later change of layout takes a new number, so old blocks keep decoding
 //! and an old node rejects a new kind cleanly (`UnknownTag`) instead of misreading it.
-//! Kinds 3 and up are reserved for the identity, credential, program, claim and note
-//! payloads of later protocol work (see `specs/protocol.md`).
+//! Kinds 3 to 11 are the identity and credential payloads (`identity`, `registry`);
+//! kinds 12 and up are reserved for the program, claim and note payloads of later
+//! protocol work (see `specs/protocol.md`).
 
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{check_range, DecodeError, Reader, Writer};
+use crate::identity::{Accreditation, DeviceKey, DidCreate, DidDeactivate, DidUpdate};
 use crate::milestone::Milestone;
+use crate::registry::{Issuance, RegistryCreate, Revocation, Schema};
 
 /// Longest tag of a tagged-data payload, in bytes.
 pub const MAX_TAG_BYTES: usize = 64;
@@ -27,6 +30,24 @@ pub enum PayloadKind {
     TaggedData = 1,
     /// A milestone certified by the committee.
     Milestone = 2,
+    /// Creates a DID.
+    DidCreate = 3,
+    /// Updates a DID.
+    DidUpdate = 4,
+    /// Deactivates a DID.
+    DidDeactivate = 5,
+    /// Grants or withdraws an organisation's roles.
+    Accreditation = 6,
+    /// Registers or revokes a distribution point's device key.
+    DeviceKey = 7,
+    /// Publishes a credential schema.
+    Schema = 8,
+    /// Creates a credential registry.
+    RegistryCreate = 9,
+    /// Appends credential commitments to a registry.
+    Issuance = 10,
+    /// Zeroes registry leaves.
+    Revocation = 11,
 }
 
 impl PayloadKind {
@@ -36,6 +57,15 @@ impl PayloadKind {
             0 => Some(PayloadKind::None),
             1 => Some(PayloadKind::TaggedData),
             2 => Some(PayloadKind::Milestone),
+            3 => Some(PayloadKind::DidCreate),
+            4 => Some(PayloadKind::DidUpdate),
+            5 => Some(PayloadKind::DidDeactivate),
+            6 => Some(PayloadKind::Accreditation),
+            7 => Some(PayloadKind::DeviceKey),
+            8 => Some(PayloadKind::Schema),
+            9 => Some(PayloadKind::RegistryCreate),
+            10 => Some(PayloadKind::Issuance),
+            11 => Some(PayloadKind::Revocation),
             _ => None,
         }
     }
@@ -108,15 +138,58 @@ pub enum Payload {
     TaggedData(TaggedData),
     /// A milestone.
     Milestone(Box<Milestone>),
+    /// Creates a DID.
+    DidCreate(DidCreate),
+    /// Updates a DID.
+    DidUpdate(DidUpdate),
+    /// Deactivates a DID.
+    DidDeactivate(DidDeactivate),
+    /// Grants or withdraws roles.
+    Accreditation(Accreditation),
+    /// Registers or revokes a device key.
+    DeviceKey(DeviceKey),
+    /// Publishes a schema.
+    Schema(Schema),
+    /// Creates a registry.
+    RegistryCreate(RegistryCreate),
+    /// Issues credentials (appends leaves).
+    Issuance(Issuance),
+    /// Revokes credentials (zeroes leaves).
+    Revocation(Revocation),
 }
 
 impl Payload {
+    /// Checks the limits of a payload built in code (decoding checks them already).
+    pub fn check_limits(&self) -> Result<(), DecodeError> {
+        match self {
+            Payload::None | Payload::Milestone(_) => Ok(()),
+            Payload::TaggedData(t) => t.check_limits(),
+            Payload::DidCreate(p) => p.check_limits(),
+            Payload::DidUpdate(p) => p.check_limits(),
+            Payload::DidDeactivate(_) | Payload::DeviceKey(_) => Ok(()),
+            Payload::Accreditation(p) => p.check_limits(),
+            Payload::Schema(p) => p.check_limits(),
+            Payload::RegistryCreate(p) => p.check_limits(),
+            Payload::Issuance(p) => p.check_limits(),
+            Payload::Revocation(p) => p.check_limits(),
+        }
+    }
+
     /// The payload's kind.
     pub fn kind(&self) -> PayloadKind {
         match self {
             Payload::None => PayloadKind::None,
             Payload::TaggedData(_) => PayloadKind::TaggedData,
             Payload::Milestone(_) => PayloadKind::Milestone,
+            Payload::DidCreate(_) => PayloadKind::DidCreate,
+            Payload::DidUpdate(_) => PayloadKind::DidUpdate,
+            Payload::DidDeactivate(_) => PayloadKind::DidDeactivate,
+            Payload::Accreditation(_) => PayloadKind::Accreditation,
+            Payload::DeviceKey(_) => PayloadKind::DeviceKey,
+            Payload::Schema(_) => PayloadKind::Schema,
+            Payload::RegistryCreate(_) => PayloadKind::RegistryCreate,
+            Payload::Issuance(_) => PayloadKind::Issuance,
+            Payload::Revocation(_) => PayloadKind::Revocation,
         }
     }
 
@@ -130,6 +203,15 @@ impl Payload {
             Payload::None => {}
             Payload::TaggedData(t) => t.encode_into(w),
             Payload::Milestone(m) => m.encode_into(w),
+            Payload::DidCreate(p) => p.encode_into(w),
+            Payload::DidUpdate(p) => p.encode_into(w),
+            Payload::DidDeactivate(p) => p.encode_into(w),
+            Payload::Accreditation(p) => p.encode_into(w),
+            Payload::DeviceKey(p) => p.encode_into(w),
+            Payload::Schema(p) => p.encode_into(w),
+            Payload::RegistryCreate(p) => p.encode_into(w),
+            Payload::Issuance(p) => p.encode_into(w),
+            Payload::Revocation(p) => p.encode_into(w),
         }
         let body_len = (w.len() - start) as u32;
         w.patch_u32(len_at, body_len);
@@ -159,6 +241,21 @@ impl Payload {
             PayloadKind::Milestone => {
                 Payload::Milestone(Box::new(Milestone::decode_from(&mut br)?))
             }
+            PayloadKind::DidCreate => Payload::DidCreate(DidCreate::decode_from(&mut br)?),
+            PayloadKind::DidUpdate => Payload::DidUpdate(DidUpdate::decode_from(&mut br)?),
+            PayloadKind::DidDeactivate => {
+                Payload::DidDeactivate(DidDeactivate::decode_from(&mut br)?)
+            }
+            PayloadKind::Accreditation => {
+                Payload::Accreditation(Accreditation::decode_from(&mut br)?)
+            }
+            PayloadKind::DeviceKey => Payload::DeviceKey(DeviceKey::decode_from(&mut br)?),
+            PayloadKind::Schema => Payload::Schema(Schema::decode_from(&mut br)?),
+            PayloadKind::RegistryCreate => {
+                Payload::RegistryCreate(RegistryCreate::decode_from(&mut br)?)
+            }
+            PayloadKind::Issuance => Payload::Issuance(Issuance::decode_from(&mut br)?),
+            PayloadKind::Revocation => Payload::Revocation(Revocation::decode_from(&mut br)?),
         };
         br.finish("payload body")?;
         Ok(payload)

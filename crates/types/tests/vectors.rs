@@ -252,12 +252,12 @@ fn rejection_vectors() {
             tag: 2
         })
     );
-    // Payload kind 3 (reserved, not defined in protocol version 1).
+    // Payload kind 12 (reserved for programs, not yet defined).
     assert_eq!(
-        Block::from_bytes(&with(&b, 51, 0x03)),
+        Block::from_bytes(&with(&b, 51, 0x0c)),
         Err(DecodeError::UnknownTag {
             field: "payload kind",
-            tag: 3
+            tag: 12
         })
     );
     // A trailing byte.
