@@ -1,0 +1,483 @@
+//! `weft-wallet`: the holder's wallet on the command line, over an encrypted file.
+//!
+//! It drives the `weft_wallet` library with the file storage, the OS's randomness and
+//! clock, and the terminal. PINs come from `WEFT_WALLET_PIN` (and
+//! `WEFT_WALLET_DURESS_PIN`) or from standard input, one per line (not echoed when it is
+//! a terminal); a phrase to restore from `WEFT_WALLET_PHRASE` or standard input.
+//! Secrets are never printed, except the phrase by `phrase --show` and the household key
+//! by `household export`, both on explicit request.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use rand::rngs::OsRng;
+use weft_wallet::file::FileStorage;
+use weft_wallet::model::{fr_hex, StoredCredential};
+use weft_wallet::prove::show_value;
+use weft_wallet::wallet::now_ms;
+use weft_wallet::{
+    qr, KdfParams, PresentationRequest, RecoveryPhrase, SyncBundle, Wallet, WalletError,
+};
+use zeroize::Zeroizing;
+
+#[derive(Parser)]
+#[command(
+    name = "weft-wallet",
+    version,
+    about = "The holder's wallet: keys, credentials, registry sync and eligibility proofs"
+)]
+struct Cli {
+    /// The wallet file.
+    #[arg(long, global = true, default_value = "weft-wallet.bin")]
+    wallet: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a new wallet (new recovery phrase) and print the enrolment commitments.
+    Init(CreateArgs),
+    /// Re-create a wallet from its recovery phrase (WEFT_WALLET_PHRASE or stdin).
+    Restore(CreateArgs),
+    /// Print the commitments a registration station needs (JSON, CSV, QR).
+    Enrol {
+        /// Also write the QR code as a PNG image.
+        #[arg(long)]
+        png: Option<PathBuf>,
+    },
+    /// Show the recovery phrase (secret: write it on paper, show no one).
+    Phrase {
+        /// Required: confirms that the phrase may be shown.
+        #[arg(long)]
+        show: bool,
+    },
+    /// Hand the household key to another member's wallet, or receive it.
+    Household {
+        #[command(subcommand)]
+        command: HouseholdCommand,
+    },
+    /// List, show or import credentials.
+    Credentials {
+        #[command(subcommand)]
+        command: CredentialsCommand,
+    },
+    /// Refresh registry roots and credential paths from a sync file.
+    Sync {
+        /// A sync file carried by a distribution point (JSON).
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Answer a presentation request with an eligibility proof.
+    Prove {
+        /// The request: a JSON file, or a PNG image of its QR code.
+        #[arg(long)]
+        request: PathBuf,
+        /// The proving key (`weft-zk setup` writes proving_key.bin).
+        #[arg(long, env = "WEFT_PROVING_KEY")]
+        proving_key: PathBuf,
+        /// Use this credential (an id from `credentials list`).
+        #[arg(long)]
+        credential: Option<String>,
+        /// Also write the presentation's QR code as a PNG image.
+        #[arg(long)]
+        png: Option<PathBuf>,
+        /// Consent without asking (scripts).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Set or replace the duress PIN (it opens an empty decoy wallet).
+    Duress,
+}
+
+#[derive(clap::Args)]
+struct CreateArgs {
+    /// Also set a duress PIN (WEFT_WALLET_DURESS_PIN or stdin).
+    #[arg(long)]
+    duress: bool,
+    /// Also write the enrolment QR code as a PNG image.
+    #[arg(long)]
+    png: Option<PathBuf>,
+    /// Tests only: a cheap Argon2id cost that makes the PIN easy to guess.
+    #[arg(long, hide = true)]
+    insecure_test_kdf: bool,
+}
+
+#[derive(Subcommand)]
+enum HouseholdCommand {
+    /// Show the household key as a QR code for another member's wallet (secret).
+    Export {
+        /// Confirms that the household key may be shown.
+        #[arg(long)]
+        yes: bool,
+        /// Write the QR code as a PNG image instead of the terminal.
+        #[arg(long)]
+        png: Option<PathBuf>,
+    },
+    /// Adopt the household key from another member's code (text file or PNG of the QR).
+    Import {
+        /// The code: a text file with its JSON, or a PNG image of the QR code.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum CredentialsCommand {
+    /// List stored credentials.
+    List,
+    /// Show one credential's attributes.
+    Show {
+        /// Its id (from `list`).
+        id: String,
+    },
+    /// Import a credential (JSON file, or a PNG image of its QR code).
+    Import {
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+/// Reads secrets: the environment first, then stdin lines (prompting on a terminal).
+struct Input {
+    lines: Option<std::io::Lines<std::io::StdinLock<'static>>>,
+}
+
+impl Input {
+    fn new() -> Self {
+        Input { lines: None }
+    }
+
+    fn secret(&mut self, env: &str, prompt: &str) -> Result<Zeroizing<String>> {
+        if let Ok(v) = std::env::var(env) {
+            return Ok(Zeroizing::new(v));
+        }
+        let tty = std::io::stdin().is_terminal();
+        if tty {
+            eprint!("{prompt}: ");
+            let _ = std::io::stderr().flush();
+            echo(false);
+        }
+        let lines = self
+            .lines
+            .get_or_insert_with(|| std::io::stdin().lock().lines());
+        let line = lines.next();
+        if tty {
+            echo(true);
+            eprintln!();
+        }
+        match line {
+            Some(Ok(l)) => Ok(Zeroizing::new(l.trim_end_matches(['\r', '\n']).to_string())),
+            Some(Err(e)) => Err(e).context("cannot read standard input"),
+            None => bail!("{prompt}: nothing on standard input (or set {env})"),
+        }
+    }
+}
+
+/// Turns terminal echo off or on (best effort; only for a terminal on stdin).
+fn echo(on: bool) {
+    let _ = std::process::Command::new("stty")
+        .arg(if on { "echo" } else { "-echo" })
+        .stdin(std::process::Stdio::inherit())
+        .status();
+}
+
+fn open(path: &Path, input: &mut Input) -> Result<Wallet<FileStorage>> {
+    let pin = input.secret("WEFT_WALLET_PIN", "PIN")?;
+    loop {
+        match Wallet::unlock(FileStorage::new(path), &pin, now_ms()) {
+            Err(WalletError::RetryLater { retry_after_ms }) => {
+                eprintln!(
+                    "Too many wrong PINs: waiting {:.1} s before trying.",
+                    retry_after_ms as f64 / 1000.0
+                );
+                std::thread::sleep(std::time::Duration::from_millis(retry_after_ms));
+            }
+            Err(e @ WalletError::NoWallet) => {
+                return Err(e).with_context(|| format!("{}", path.display()))
+            }
+            other => return other.with_context(|| format!("cannot open {}", path.display())),
+        }
+    }
+}
+
+fn print_enrolment(w: &Wallet<FileStorage>, png: Option<&Path>) -> Result<()> {
+    let e = w.enrolment();
+    let json = e.to_json();
+    println!("Enrolment (give these to the registration station; they are not secret):");
+    println!("{json}");
+    println!();
+    println!("{}", e.to_csv());
+    println!();
+    print!("{}", qr::terminal(json.as_bytes())?);
+    if let Some(p) = png {
+        write_file(p, &qr::png(json.as_bytes(), 8)?)?;
+        println!("QR code written to {}", p.display());
+    }
+    Ok(())
+}
+
+fn write_file(p: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(p, bytes).with_context(|| format!("cannot write {}", p.display()))
+}
+
+/// A file's content, or the content of the QR code in it when it is a PNG image.
+fn read_input(p: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+    if bytes.starts_with(b"\x89PNG") {
+        return qr::read_png(&bytes).with_context(|| format!("{}", p.display()));
+    }
+    Ok(bytes)
+}
+
+fn create(cli: &Cli, args: &CreateArgs, restore: bool) -> Result<()> {
+    let mut input = Input::new();
+    if cli.wallet.exists() {
+        bail!(
+            "{} already exists; a wallet is never overwritten",
+            cli.wallet.display()
+        );
+    }
+    let phrase = if restore {
+        let words = input.secret("WEFT_WALLET_PHRASE", "Recovery phrase (24 words)")?;
+        RecoveryPhrase::parse(&words)?
+    } else {
+        RecoveryPhrase::generate(&mut OsRng)?
+    };
+    let pin = input.secret("WEFT_WALLET_PIN", "New PIN")?;
+    if std::env::var("WEFT_WALLET_PIN").is_err() {
+        let again = input.secret("WEFT_WALLET_PIN", "New PIN again")?;
+        if *again != *pin {
+            bail!("the two PINs differ; nothing was created");
+        }
+    }
+    let duress = if args.duress {
+        let d = input.secret("WEFT_WALLET_DURESS_PIN", "Duress PIN")?;
+        if std::env::var("WEFT_WALLET_DURESS_PIN").is_err() {
+            let again = input.secret("WEFT_WALLET_DURESS_PIN", "Duress PIN again")?;
+            if *again != *d {
+                bail!("the two duress PINs differ; nothing was created");
+            }
+        }
+        Some(d)
+    } else {
+        None
+    };
+    let kdf = if args.insecure_test_kdf {
+        eprintln!("warning: insecure test key derivation; this wallet's PIN is easy to guess");
+        KdfParams::INSECURE_TEST
+    } else {
+        KdfParams::RECOMMENDED
+    };
+    let w = Wallet::create(
+        FileStorage::new(&cli.wallet),
+        phrase,
+        &pin,
+        duress.as_ref().map(|d| d.as_str()),
+        kdf,
+        &mut OsRng,
+    )?;
+    if restore {
+        println!(
+            "Wallet restored from the recovery phrase: {}",
+            cli.wallet.display()
+        );
+        println!(
+            "If your household key came from another member, import it again: \
+             `weft-wallet household import FILE`."
+        );
+    } else {
+        println!("Wallet created: {}", cli.wallet.display());
+        println!(
+            "Write down your recovery phrase now (`weft-wallet phrase --show`): \
+             it is the only way back if this phone is lost."
+        );
+    }
+    print_enrolment(&w, args.png.as_deref())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(&cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: &Cli) -> Result<()> {
+    let mut input = Input::new();
+    match &cli.command {
+        Command::Init(a) => create(cli, a, false),
+        Command::Restore(a) => create(cli, a, true),
+        Command::Enrol { png } => {
+            let w = open(&cli.wallet, &mut input)?;
+            print_enrolment(&w, png.as_deref())
+        }
+        Command::Phrase { show } => {
+            if !show {
+                bail!("the recovery phrase is secret: pass --show to display it");
+            }
+            let w = open(&cli.wallet, &mut input)?;
+            eprintln!("Your recovery phrase. Write it on paper; never show it to anyone:");
+            println!("{}", w.phrase().words().as_str());
+            Ok(())
+        }
+        Command::Household { command } => match command {
+            HouseholdCommand::Export { yes, png } => {
+                if !yes {
+                    bail!(
+                        "the household key lets its holder claim for your household: \
+                         pass --yes to show it, and show it only to a member of your household"
+                    );
+                }
+                let w = open(&cli.wallet, &mut input)?;
+                let code = w.export_household().encode();
+                eprintln!(
+                    "Household key: scan this only with the wallet of a member of your household."
+                );
+                match png {
+                    Some(p) => {
+                        write_file(p, &qr::png(code.as_bytes(), 8)?)?;
+                        println!("Household QR code written to {}", p.display());
+                    }
+                    None => print!("{}", qr::terminal(code.as_bytes())?),
+                }
+                Ok(())
+            }
+            HouseholdCommand::Import { file } => {
+                let code = Zeroizing::new(read_input(file)?);
+                let text = std::str::from_utf8(&code).context("the code is not text")?;
+                let mut w = open(&cli.wallet, &mut input)?;
+                w.import_household(text, &mut OsRng)?;
+                println!("Household key adopted. Your new enrolment:");
+                print_enrolment(&w, None)
+            }
+        },
+        Command::Credentials { command } => match command {
+            CredentialsCommand::List => {
+                let w = open(&cli.wallet, &mut input)?;
+                if w.credentials().is_empty() {
+                    println!("No credentials.");
+                }
+                for c in w.credentials() {
+                    let state = if c.revoked {
+                        "REVOKED".to_string()
+                    } else if let Some(p) = &c.path {
+                        format!("synced at milestone {}", p.milestone)
+                    } else {
+                        "not synced".to_string()
+                    };
+                    println!(
+                        "{}  issuer {}  expires {}  {state}",
+                        c.id(),
+                        c.issuer,
+                        c.expiry
+                    );
+                }
+                Ok(())
+            }
+            CredentialsCommand::Show { id } => {
+                let w = open(&cli.wallet, &mut input)?;
+                let c = w.credential(id)?;
+                println!("id:        {}", c.id());
+                println!("issuer:    {}", c.issuer);
+                println!("registry:  {} (leaf {})", c.registry, c.leaf_index);
+                println!("schema:    {}", fr_hex(&c.schema.0));
+                println!("issued at: {}  expires: {}", c.issued_at, c.expiry);
+                for (j, a) in c.attributes.iter().enumerate() {
+                    if a.0 != Default::default() || !c.attribute_name(j).starts_with("attribute ") {
+                        println!("  {}: {}", c.attribute_name(j), show_value(&a.0));
+                    }
+                }
+                if c.revoked {
+                    println!("REVOKED by its issuer");
+                }
+                Ok(())
+            }
+            CredentialsCommand::Import { file } => {
+                let bytes = read_input(file)?;
+                let doc: serde_json::Value = serde_json::from_slice(&bytes)
+                    .with_context(|| format!("{} is not JSON", file.display()))?;
+                let mut w = open(&cli.wallet, &mut input)?;
+                let id = w.import_credential(doc, parse_interim, &mut OsRng)?;
+                println!("Credential {id} stored. Sync its registry before using it.");
+                Ok(())
+            }
+        },
+        Command::Sync { file } => {
+            let bytes =
+                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let bundle = SyncBundle::from_json(&bytes)?;
+            let mut w = open(&cli.wallet, &mut input)?;
+            let r = w.sync(&bundle, &mut OsRng)?;
+            println!(
+                "Synced: {} registry root(s) updated, {} credential path(s) refreshed, {} program(s), {} issuer(s) known.",
+                r.roots_updated,
+                r.refreshed.len(),
+                r.programs,
+                r.issuers
+            );
+            for id in &r.revoked {
+                println!("Credential {id} has been REVOKED by its issuer.");
+            }
+            Ok(())
+        }
+        Command::Prove {
+            request,
+            proving_key,
+            credential,
+            png,
+            yes,
+        } => {
+            let req = PresentationRequest::from_json(&read_input(request)?)?;
+            let w = open(&cli.wallet, &mut input)?;
+            let consent = w.describe(&req, credential.as_deref())?;
+            eprintln!("{}", consent.text);
+            if !yes {
+                let answer = input.secret("WEFT_WALLET_CONSENT", "Make this proof? (yes/no)")?;
+                if !answer.trim().eq_ignore_ascii_case("yes")
+                    && !answer.trim().eq_ignore_ascii_case("y")
+                {
+                    bail!("not consented; nothing was proved");
+                }
+            }
+            let pk = std::fs::read(proving_key)
+                .with_context(|| format!("cannot read {}", proving_key.display()))?;
+            let keys = weft_circuits::Keys::from_proving_key_bytes(&pk)
+                .context("the proving key is not valid")?;
+            let p = w.prove(&keys, &req, credential.as_deref(), &mut OsRng)?;
+            let bytes = p.to_bytes();
+            println!(
+                "{}",
+                serde_json::json!({
+                    "type": "weft-presentation",
+                    "presentation": hex::encode(&bytes),
+                    "nullifier": fr_hex(&p.nullifier),
+                    "root": fr_hex(&p.root),
+                })
+            );
+            print!("{}", qr::terminal(&bytes)?);
+            if let Some(path) = png {
+                write_file(path, &qr::png(&bytes, 6)?)?;
+                println!("Presentation QR code written to {}", path.display());
+            }
+            Ok(())
+        }
+        Command::Duress => {
+            let mut w = open(&cli.wallet, &mut input)?;
+            let d = input.secret("WEFT_WALLET_DURESS_PIN", "Duress PIN")?;
+            w.set_duress_pin(&d, &mut OsRng)?;
+            println!("Duress PIN set: it opens an empty wallet.");
+            Ok(())
+        }
+    }
+}
+
+/// The interim credential form: the wallet's own [`StoredCredential`] JSON, until the
+/// identity layer's signed document and its reader land.
+fn parse_interim(doc: &serde_json::Value) -> std::result::Result<StoredCredential, String> {
+    serde_json::from_value(doc.clone()).map_err(|e| {
+        format!("not a credential this wallet can read yet ({e}); signed W3C documents are read once weft-credentials provides the reader")
+    })
+}

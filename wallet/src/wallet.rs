@@ -1,0 +1,331 @@
+//! [`Wallet`]: an unlocked wallet over an app's storage.
+//!
+//! Every operation that changes the wallet validates its input first, builds the new
+//! contents as a copy, writes them (one atomic `store`), and only then updates the
+//! unlocked state: an error at any step leaves both the storage and the open wallet as
+//! they were. The duress PIN opens a [`Wallet`] that behaves exactly like a real one
+//! over its own (decoy) contents.
+
+use rand::{CryptoRng, RngCore};
+use weft_circuits::{HolderSecrets, Keys, Presentation};
+use weft_crypto::poseidon::Fr;
+use zeroize::Zeroizing;
+
+use crate::enrol::Enrolment;
+use crate::keys::{HouseholdHandover, RecoveryPhrase};
+use crate::model::{FrHex, WalletData};
+use crate::prove::Consent;
+use crate::request::PresentationRequest;
+use crate::store::{self, KdfParams, Opened, WalletStorage, DECOY_MARKER};
+use crate::sync::{SyncBundle, SyncReport};
+use crate::{Result, StoredCredential, WalletError};
+
+/// An unlocked wallet. `Debug` prints nothing secret.
+pub struct Wallet<S: WalletStorage> {
+    storage: S,
+    opened: Opened,
+    phrase: RecoveryPhrase,
+    secrets: HolderSecrets,
+}
+
+impl<S: WalletStorage> std::fmt::Debug for Wallet<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wallet")
+            .field("credentials", &self.opened.data.credentials.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The secrets of `data`: derived from its phrase, with the received household key.
+fn secrets_of(data: &WalletData) -> Result<(RecoveryPhrase, HolderSecrets)> {
+    let phrase = RecoveryPhrase::parse(&data.phrase)
+        .map_err(|_| WalletError::Corrupt("the stored recovery phrase is invalid"))?;
+    let mut s = phrase.secrets();
+    if let Some(k) = data.household_key {
+        s.household_key = k.0;
+    }
+    Ok((phrase, s))
+}
+
+/// Milliseconds since the Unix epoch, for callers with a clock (not on wasm, where the
+/// app passes its own).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl<S: WalletStorage> Wallet<S> {
+    /// Creates a wallet in an empty `storage` from `phrase` (a new one, or a phrase being
+    /// restored), encrypted under `pin`; with `duress_pin`, a decoy wallet with its own
+    /// fresh keys goes into the other slot. Refuses to overwrite an existing wallet.
+    pub fn create<R: RngCore + CryptoRng>(
+        mut storage: S,
+        phrase: RecoveryPhrase,
+        pin: &str,
+        duress_pin: Option<&str>,
+        kdf: KdfParams,
+        rng: &mut R,
+    ) -> Result<Self> {
+        let mut data = WalletData::new(&phrase);
+        let decoy = match duress_pin {
+            Some(_) => Some(decoy_data(rng)?),
+            None => None,
+        };
+        let opened = store::create(
+            &mut storage,
+            kdf,
+            pin,
+            &mut data,
+            duress_pin.zip(decoy.as_ref()),
+            rng,
+        )?;
+        let secrets = phrase.secrets();
+        Ok(Wallet {
+            storage,
+            opened,
+            phrase,
+            secrets,
+        })
+    }
+
+    /// Opens the wallet in `storage` with `pin` at `now_ms` (Unix ms). A wrong PIN is
+    /// counted and slowed down (see [`crate::store`]); the duress PIN opens the decoy.
+    pub fn unlock(mut storage: S, pin: &str, now_ms: u64) -> Result<Self> {
+        let opened = store::unlock(&mut storage, pin, now_ms)?;
+        let (phrase, secrets) = secrets_of(&opened.data)?;
+        Ok(Wallet {
+            storage,
+            opened,
+            phrase,
+            secrets,
+        })
+    }
+
+    /// The storage (for the app to close or move it).
+    pub fn into_storage(self) -> S {
+        self.storage
+    }
+
+    /// The contents (read-only).
+    pub fn data(&self) -> &WalletData {
+        &self.opened.data
+    }
+
+    /// The holder's secrets (for proving; never show them).
+    pub fn secrets(&self) -> &HolderSecrets {
+        &self.secrets
+    }
+
+    /// The recovery phrase (show only on the holder's explicit request).
+    pub fn phrase(&self) -> &RecoveryPhrase {
+        &self.phrase
+    }
+
+    /// What a registration station needs: the two commitments.
+    pub fn enrolment(&self) -> Enrolment {
+        Enrolment::of(&self.secrets)
+    }
+
+    /// Whether the household key was received from another member (then restoring from
+    /// the phrase needs the household QR again).
+    pub fn household_received(&self) -> bool {
+        self.opened.data.household_key.is_some()
+    }
+
+    fn commit<R: RngCore + CryptoRng>(&mut self, data: WalletData, rng: &mut R) -> Result<()> {
+        store::save(&mut self.storage, &mut self.opened, &data, rng)
+    }
+
+    /// The household key as a hand-over code for another member's wallet (secret).
+    pub fn export_household(&self) -> HouseholdHandover {
+        HouseholdHandover::new(self.secrets.household_key)
+    }
+
+    /// Adopts a household key received from another member. Refused when credentials
+    /// bound to the current household key are stored (they would become unusable).
+    pub fn import_household<R: RngCore + CryptoRng>(
+        &mut self,
+        code: &str,
+        rng: &mut R,
+    ) -> Result<()> {
+        let h = HouseholdHandover::decode(code)?;
+        let current = self.secrets.household_commitment();
+        if h.commitment() == current {
+            return Ok(());
+        }
+        let bound = self
+            .opened
+            .data
+            .credentials
+            .iter()
+            .filter(|c| c.household_commitment.0 == current)
+            .count();
+        if bound > 0 {
+            return Err(WalletError::HouseholdInUse(bound));
+        }
+        let mut data = self.opened.data.clone();
+        data.household_key = Some(FrHex(h.key()));
+        self.commit(data, rng)?;
+        self.secrets.household_key = h.key();
+        Ok(())
+    }
+
+    /// Stored credentials.
+    pub fn credentials(&self) -> &[StoredCredential] {
+        &self.opened.data.credentials
+    }
+
+    /// The credential with `id` ([`StoredCredential::id`]).
+    pub fn credential(&self, id: &str) -> Result<&StoredCredential> {
+        self.opened
+            .data
+            .credentials
+            .iter()
+            .find(|c| c.id() == id)
+            .ok_or_else(|| WalletError::UnknownCredential(id.to_string()))
+    }
+
+    /// Stores a credential after checking it belongs to this holder and household and is
+    /// not already stored. The caller (the identity layer's import) has checked the
+    /// issuer's signature against its DID on the ledger and the leaf against the registry;
+    /// the leaf is checked again at every sync.
+    pub fn add_credential<R: RngCore + CryptoRng>(
+        &mut self,
+        credential: StoredCredential,
+        rng: &mut R,
+    ) -> Result<String> {
+        if credential.holder_commitment.0 != self.secrets.holder_commitment() {
+            return Err(WalletError::Credential(
+                "it was issued to another holder (holder commitment differs)".into(),
+            ));
+        }
+        if credential.household_commitment.0 != self.secrets.household_commitment() {
+            return Err(WalletError::Credential(
+                "it was issued to another household (household commitment differs)".into(),
+            ));
+        }
+        let issuer = self
+            .opened
+            .data
+            .issuers
+            .iter()
+            .find(|i| i.did == credential.issuer)
+            .ok_or_else(|| WalletError::UnknownIssuer(credential.issuer.clone()))?;
+        if !issuer.registries.contains(&credential.registry) {
+            return Err(WalletError::Credential(format!(
+                "registry {} does not belong to issuer {}",
+                credential.registry, credential.issuer
+            )));
+        }
+        let id = credential.id();
+        if self.opened.data.credentials.iter().any(|c| c.id() == id) {
+            return Err(WalletError::Credential(format!(
+                "credential {id} is already stored"
+            )));
+        }
+        let mut data = self.opened.data.clone();
+        data.credentials.push(credential);
+        self.commit(data, rng)?;
+        Ok(id)
+    }
+
+    /// Imports a credential document through `parse`, the identity layer's reader (which
+    /// checks the issuer's signature and DID), then stores it like
+    /// [`Wallet::add_credential`].
+    pub fn import_credential<R, F>(
+        &mut self,
+        document: serde_json::Value,
+        parse: F,
+        rng: &mut R,
+    ) -> Result<String>
+    where
+        R: RngCore + CryptoRng,
+        F: FnOnce(&serde_json::Value) -> std::result::Result<StoredCredential, String>,
+    {
+        let mut c = parse(&document).map_err(WalletError::Credential)?;
+        if c.document.is_null() {
+            c.document = document;
+        }
+        self.add_credential(c, rng)
+    }
+
+    /// Removes a credential.
+    pub fn remove_credential<R: RngCore + CryptoRng>(
+        &mut self,
+        id: &str,
+        rng: &mut R,
+    ) -> Result<()> {
+        self.credential(id)?;
+        let mut data = self.opened.data.clone();
+        data.credentials.retain(|c| c.id() != id);
+        self.commit(data, rng)
+    }
+
+    /// Applies a sync (a node's chunks or a distribution point's sync file).
+    pub fn sync<R: RngCore + CryptoRng>(
+        &mut self,
+        bundle: &SyncBundle,
+        rng: &mut R,
+    ) -> Result<SyncReport> {
+        let (data, report) = crate::sync::apply(&self.opened.data, bundle)?;
+        self.commit(data, rng)?;
+        Ok(report)
+    }
+
+    /// Which credential answers `request` (optionally the one with id `wanted`), and the
+    /// plain-words text the holder consents to.
+    pub fn describe(&self, request: &PresentationRequest, wanted: Option<&str>) -> Result<Consent> {
+        let data = &self.opened.data;
+        crate::prove::program_name(data, &request.request.program)?;
+        let cred = crate::prove::choose(data, &self.secrets, request, wanted)?;
+        crate::sync::check_fresh(data, cred, request.accepted_roots.as_deref())?;
+        crate::prove::describe(data, cred, request)
+    }
+
+    /// Proves `request` with the credential `describe` chose (call only after consent).
+    pub fn prove<R: RngCore + CryptoRng>(
+        &self,
+        keys: &Keys,
+        request: &PresentationRequest,
+        wanted: Option<&str>,
+        rng: &mut R,
+    ) -> Result<Presentation> {
+        let data = &self.opened.data;
+        let cred = crate::prove::choose(data, &self.secrets, request, wanted)?;
+        crate::prove::prove(keys, data, &self.secrets, cred, request, rng)
+    }
+
+    /// Sets (or replaces) the duress PIN, with a fresh decoy wallet. Not available from
+    /// the decoy itself.
+    pub fn set_duress_pin<R: RngCore + CryptoRng>(
+        &mut self,
+        duress_pin: &str,
+        rng: &mut R,
+    ) -> Result<()> {
+        let decoy = decoy_data(rng)?;
+        self.opened
+            .set_duress(&mut self.storage, duress_pin, &decoy, rng)
+    }
+
+    /// The household key as a field element (secret).
+    pub fn household_key(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(weft_crypto::poseidon::fr_to_bytes_be(
+            &self.secrets.household_key,
+        ))
+    }
+
+    /// The nullifier this household would reveal for `(program, round)`.
+    pub fn nullifier(&self, program: Fr, round: u64) -> Fr {
+        self.secrets.nullifier(program, round)
+    }
+}
+
+/// A decoy wallet: its own fresh phrase, nothing else, marked as the decoy.
+fn decoy_data<R: RngCore + CryptoRng>(rng: &mut R) -> Result<WalletData> {
+    let mut d = WalletData::new(&RecoveryPhrase::generate(rng)?);
+    d.decoy_key = Some(DECOY_MARKER.to_string());
+    Ok(d)
+}
