@@ -98,3 +98,194 @@ pub fn fold_points(
             .to_bytes(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha20Rng;
+
+    use super::*;
+    use crate::{
+        balance, claim_note, mint, redeem, transfer, verify_mint, verify_redeem, verify_transfer,
+        LedgerNote, OwnedNote, OwnerSecretKey, Recipient,
+    };
+
+    const PROGRAM: [u8; 32] = [42u8; 32];
+
+    /// The ledger's part, reduced to one program: unspent and spent note ids, kernels
+    /// and the public totals.
+    #[derive(Default)]
+    struct Book {
+        unspent: BTreeMap<[u8; 32], [u8; 32]>,
+        spent: BTreeSet<[u8; 32]>,
+        excesses: Vec<[u8; 32]>,
+        minted: u128,
+        redeemed: u128,
+    }
+
+    impl Book {
+        fn apply(
+            &mut self,
+            spent: &[[u8; 32]],
+            created: &[LedgerNote],
+            excess: Option<[u8; 32]>,
+        ) -> Result<(), &'static str> {
+            if spent.iter().any(|id| !self.unspent.contains_key(id)) {
+                return Err("input not unspent");
+            }
+            if created
+                .iter()
+                .any(|n| self.unspent.contains_key(&n.id) || self.spent.contains(&n.id))
+            {
+                return Err("output exists");
+            }
+            for id in spent {
+                self.unspent.remove(id);
+                self.spent.insert(*id);
+            }
+            for n in created {
+                self.unspent.insert(n.id, n.commitment);
+            }
+            self.excesses.extend(excess);
+            Ok(())
+        }
+
+        fn audit(&self) -> Result<(), AuditError> {
+            let unspent: Vec<[u8; 32]> = self.unspent.values().copied().collect();
+            audit(self.minted, self.redeemed, &unspent, &self.excesses)
+        }
+    }
+
+    fn to(key: &OwnerSecretKey, amount: u64) -> Recipient {
+        Recipient {
+            owner: key.public_key(),
+            amount,
+        }
+    }
+
+    #[test]
+    fn conservation_over_a_random_history() {
+        let mut rng = ChaCha20Rng::seed_from_u64(2026);
+        let mut book = Book::default();
+        let mut wallet: Vec<OwnedNote> = Vec::new();
+        book.audit().unwrap();
+        for step in 0..40 {
+            match rng.gen_range(0..4) {
+                // Mint to fresh keys.
+                0 => {
+                    let n = rng.gen_range(1..=3);
+                    let keys: Vec<OwnerSecretKey> =
+                        (0..n).map(|_| OwnerSecretKey::random(&mut rng)).collect();
+                    let recipients: Vec<Recipient> = keys
+                        .iter()
+                        .map(|k| to(k, rng.gen_range(0..1_000_000)))
+                        .collect();
+                    let m = mint(PROGRAM, &recipients, &mut rng).unwrap();
+                    let v = verify_mint(&m).unwrap();
+                    book.apply(&[], &v.created, Some(v.excess)).unwrap();
+                    book.minted += v.total as u128;
+                    for o in &m.outputs {
+                        wallet.extend(keys.iter().find_map(|k| OwnedNote::decrypt(&PROGRAM, o, k)));
+                    }
+                }
+                // A claim's note, computed by the ledger.
+                1 => {
+                    let key = OwnerSecretKey::random(&mut rng);
+                    let amount = rng.gen_range(1..5_000);
+                    let c = claim_note(&PROGRAM, &key.public_key().to_bytes(), amount).unwrap();
+                    book.apply(&[], &[c], None).unwrap();
+                    book.minted += amount as u128;
+                    wallet.push(OwnedNote::from_claim(&PROGRAM, key, amount));
+                }
+                // Transfer some notes to two fresh keys.
+                2 if !wallet.is_empty() => {
+                    let take = rng.gen_range(1..=wallet.len().min(3));
+                    let inputs: Vec<OwnedNote> = wallet.drain(..take).collect();
+                    let total = balance(&inputs) as u64;
+                    let split = rng.gen_range(0..=total);
+                    let (a, b) = (
+                        OwnerSecretKey::random(&mut rng),
+                        OwnerSecretKey::random(&mut rng),
+                    );
+                    let t = transfer(
+                        PROGRAM,
+                        &inputs,
+                        &[to(&a, split), to(&b, total - split)],
+                        &mut rng,
+                    )
+                    .unwrap();
+                    let v = verify_transfer(&t).unwrap();
+                    book.apply(&v.spent, &v.created, Some(v.excess)).unwrap();
+                    // Replaying it is a double spend: the ledger refuses, nothing changes.
+                    assert_eq!(
+                        book.apply(&v.spent, &v.created, Some(v.excess)),
+                        Err("input not unspent")
+                    );
+                    for o in &t.outputs {
+                        wallet.extend(
+                            [&a, &b]
+                                .iter()
+                                .find_map(|k| OwnedNote::decrypt(&PROGRAM, o, k)),
+                        );
+                    }
+                }
+                // Redeem part of a note, with change.
+                3 if !wallet.is_empty() => {
+                    let note = wallet.remove(0);
+                    let amount = rng.gen_range(0..=note.amount());
+                    let k = OwnerSecretKey::random(&mut rng);
+                    let change = [to(&k, note.amount() - amount)];
+                    let change: &[Recipient] = if rng.gen_bool(0.5) || change[0].amount > 0 {
+                        &change
+                    } else {
+                        &[]
+                    };
+                    let r = redeem(PROGRAM, &[note], amount, change, &mut rng).unwrap();
+                    let v = verify_redeem(&r).unwrap();
+                    book.apply(&v.spent, &v.created, Some(v.excess)).unwrap();
+                    book.redeemed += v.amount as u128;
+                    wallet.extend(
+                        r.outputs
+                            .iter()
+                            .filter_map(|o| OwnedNote::decrypt(&PROGRAM, o, &k)),
+                    );
+                }
+                _ => continue,
+            }
+            book.audit().unwrap_or_else(|e| panic!("step {step}: {e}"));
+            // The wallet holds every unspent note, so its balance is minted − redeemed.
+            assert_eq!(balance(&wallet), book.minted - book.redeemed, "step {step}");
+            assert_eq!(wallet.len(), book.unspent.len());
+        }
+        assert!(book.spent.len() > 5, "the history spent something");
+
+        // Running sums give the same answer.
+        let unspent: Vec<[u8; 32]> = book.unspent.values().copied().collect();
+        let u = fold_points(&[0u8; 32], &unspent, &[]).unwrap();
+        let e = fold_points(&[0u8; 32], &book.excesses, &[]).unwrap();
+        audit(book.minted, book.redeemed, &[u], &[e]).unwrap();
+
+        // Any lie in the public totals or the sets is caught.
+        assert_eq!(
+            audit(book.minted + 1, book.redeemed, &unspent, &book.excesses),
+            Err(AuditError::Mismatch)
+        );
+        assert_eq!(
+            audit(book.minted, book.minted + 1, &unspent, &book.excesses),
+            Err(AuditError::Overdrawn {
+                minted: book.minted,
+                redeemed: book.minted + 1
+            })
+        );
+        assert_eq!(
+            audit(book.minted, book.redeemed, &unspent[1..], &book.excesses),
+            Err(AuditError::Mismatch)
+        );
+        assert!(matches!(
+            audit(book.minted, book.redeemed, &[[0xff; 32]], &[]),
+            Err(AuditError::MalformedPoint { .. })
+        ));
+    }
+}
