@@ -50,7 +50,15 @@ fn bench(c: &mut Criterion) {
     c.bench_function("transfer verify (2 in, 2 out)", |bench| {
         bench.iter(|| verify_transfer(black_box(&t)).unwrap())
     });
-    let r = redeem(PROGRAM, &notes, 900, &[to(&change, 100)], &mut rng).unwrap();
+    let r = redeem(
+        PROGRAM,
+        &notes,
+        900,
+        [2u8; 32],
+        &[to(&change, 100)],
+        &mut rng,
+    )
+    .unwrap();
     c.bench_function("redeem verify (2 in, 1 change)", |bench| {
         bench.iter(|| verify_redeem(black_box(&r)).unwrap())
     });

@@ -242,7 +242,7 @@ mod tests {
                     } else {
                         &[]
                     };
-                    let r = redeem(PROGRAM, &[note], amount, change, &mut rng).unwrap();
+                    let r = redeem(PROGRAM, &[note], amount, [1u8; 32], change, &mut rng).unwrap();
                     let v = verify_redeem(&r).unwrap();
                     book.apply(&v.spent, &v.created, Some(v.excess)).unwrap();
                     book.redeemed += v.amount as u128;

@@ -85,11 +85,26 @@ impl Opening {
         commit(self.amount, &self.blinding)
     }
 
-    fn to_plaintext(&self) -> Zeroizing<[u8; 40]> {
+    /// `amount (u64 LE) || blinding (32 bytes)`: the encrypted plaintext, also a form
+    /// for a wallet's own store (a secret: it stays zeroized).
+    pub fn to_bytes(&self) -> Zeroizing<[u8; 40]> {
         let mut p = Zeroizing::new([0u8; 40]);
         p[..8].copy_from_slice(&self.amount.to_le_bytes());
         p[8..].copy_from_slice(self.blinding.as_bytes());
         p
+    }
+
+    /// Reads [`Opening::to_bytes`]; `None` if the blinding is not a canonical scalar.
+    pub fn from_bytes(bytes: &[u8; 40]) -> Option<Opening> {
+        let mut amount = [0u8; 8];
+        amount.copy_from_slice(&bytes[..8]);
+        let mut r = Zeroizing::new([0u8; 32]);
+        r.copy_from_slice(&bytes[8..]);
+        let blinding: Option<Scalar> = Scalar::from_canonical_bytes(*r).into();
+        Some(Opening {
+            amount: u64::from_le_bytes(amount),
+            blinding: blinding?,
+        })
     }
 }
 
@@ -128,8 +143,9 @@ impl OwnedNote {
             return None;
         }
         let ephemeral = decode_point(&output.ephemeral, "ephemeral", 0).ok()?;
-        let shared = ephemeral * key.scalar();
+        let mut shared = ephemeral * key.scalar();
         let aead_key = opening_key(program, &shared, output);
+        shared.zeroize();
         let cipher = ChaCha20Poly1305::new(Key::from_slice(aead_key.as_ref()));
         let plain = Zeroizing::new(
             cipher
@@ -142,37 +158,14 @@ impl OwnedNote {
                 )
                 .ok()?,
         );
-        if plain.len() != 40 {
-            return None;
-        }
-        let mut amount = [0u8; 8];
-        amount.copy_from_slice(&plain[..8]);
-        let mut r = Zeroizing::new([0u8; 32]);
-        r.copy_from_slice(&plain[8..]);
-        let blinding: Option<Scalar> = Scalar::from_canonical_bytes(*r).into();
-        let opening = Opening {
-            amount: u64::from_le_bytes(amount),
-            blinding: blinding?,
-        };
-        if opening.commitment().compress().to_bytes() != output.commitment {
-            return None;
-        }
-        Some(OwnedNote {
-            program: *program,
-            key: key.clone(),
-            opening,
-            commitment: output.commitment,
-            owner: output.owner,
-        })
+        let plain: &[u8; 40] = plain.as_slice().try_into().ok()?;
+        let note = OwnedNote::new(program, key.clone(), Opening::from_bytes(plain)?);
+        (note.commitment == output.commitment).then_some(note)
     }
 
-    /// The note the ledger mints to `key` when a claim for `amount` is confirmed
-    /// ([`claim_note`]).
-    pub fn from_claim(program: &[u8; 32], key: OwnerSecretKey, amount: u64) -> OwnedNote {
-        let opening = Opening {
-            amount,
-            blinding: Scalar::ZERO,
-        };
+    /// A note from its parts (for a wallet restoring its store): the commitment and
+    /// owner key are recomputed from the opening and the key.
+    pub fn new(program: &[u8; 32], key: OwnerSecretKey, opening: Opening) -> OwnedNote {
         let commitment = opening.commitment().compress().to_bytes();
         let owner = key.public_key().to_bytes();
         OwnedNote {
@@ -182,6 +175,16 @@ impl OwnedNote {
             commitment,
             owner,
         }
+    }
+
+    /// The note the ledger mints to `key` when a claim for `amount` is confirmed
+    /// ([`claim_note`]).
+    pub fn from_claim(program: &[u8; 32], key: OwnerSecretKey, amount: u64) -> OwnedNote {
+        let opening = Opening {
+            amount,
+            blinding: Scalar::ZERO,
+        };
+        OwnedNote::new(program, key, opening)
     }
 
     /// The program.
@@ -278,7 +281,7 @@ pub(crate) fn make_output<R: RngCore + CryptoRng>(
     };
     let mut e = Scalar::random(rng);
     let ephemeral = RistrettoPoint::mul_base(&e).compress().to_bytes();
-    let shared = recipient.owner.point() * e;
+    let mut shared = recipient.owner.point() * e;
     e.zeroize();
     let mut output = NoteOutput {
         commitment: opening.commitment().compress().to_bytes(),
@@ -287,8 +290,9 @@ pub(crate) fn make_output<R: RngCore + CryptoRng>(
         ciphertext: [0u8; OPENING_CIPHERTEXT_BYTES],
     };
     let key = opening_key(program, &shared, &output);
+    shared.zeroize();
     let cipher = ChaCha20Poly1305::new(Key::from_slice(key.as_ref()));
-    let plain = opening.to_plaintext();
+    let plain = opening.to_bytes();
     let sealed = cipher
         .encrypt(
             Nonce::from_slice(&[0u8; 12]),
@@ -332,6 +336,14 @@ mod tests {
         assert_eq!(note.amount(), 1234);
         assert_eq!(note.id(), out.id(&program));
         assert_eq!(balance(&[note.clone(), note.clone()]), 2468);
+        // The wallet's store form restores the same note.
+        let restored = OwnedNote::new(
+            &program,
+            OwnerSecretKey::from_bytes(&note.key().to_bytes()).unwrap(),
+            Opening::from_bytes(&note.opening().to_bytes()).unwrap(),
+        );
+        assert_eq!(restored.id(), note.id());
+        assert!(Opening::from_bytes(&[0xff; 40]).is_none());
         assert!(OwnedNote::decrypt(&program, out, &other).is_none());
         // Even with the owner field rewritten to the other key, the ciphertext stays shut.
         let mut stolen = out.clone();

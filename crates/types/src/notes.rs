@@ -206,6 +206,11 @@ pub struct Redeem {
     /// The public amount redeemed.
     #[serde(with = "crate::payload::u64_string")]
     pub amount: u64,
+    /// Whom the agency pays: the payee's organisation key, or the hash of a payment
+    /// reference agreed with the agency. Every signature covers it, so a copied redeem
+    /// still pays the same payee.
+    #[serde(with = "hex_array")]
+    pub payee: [u8; 32],
     /// 1..=16 inputs, strictly ascending by note id.
     pub inputs: Vec<NoteInput>,
     /// 0..=16 change outputs, strictly ascending by note id.
@@ -443,6 +448,7 @@ impl Redeem {
     fn write(&self, w: &mut Writer, signed: bool) {
         w.bytes(&self.program);
         w.u64(self.amount);
+        w.bytes(&self.payee);
         encode_inputs(w, &self.inputs, signed);
         encode_outputs(w, &self.outputs, &self.range_proof);
         self.kernel.encode_into(w, signed);
@@ -457,12 +463,14 @@ impl Redeem {
     pub fn decode_from(r: &mut Reader<'_>) -> Result<Redeem, DecodeError> {
         let program = r.array("program")?;
         let amount = r.u64("redeem amount")?;
+        let payee = r.array("redeem payee")?;
         let inputs = decode_inputs(r)?;
         let (outputs, range_proof) = decode_outputs(r, 0)?;
         let kernel = Kernel::decode_from(r)?;
         let redeem = Redeem {
             program,
             amount,
+            payee,
             inputs,
             outputs,
             range_proof,
@@ -598,6 +606,7 @@ mod tests {
         Redeem {
             program,
             amount: u64::MAX,
+            payee: b32(103),
             inputs: sorted_inputs(&program, &[70]),
             outputs: sorted_outputs(&program, outputs),
             range_proof: vec![0xef; range_proof_len(outputs.len())],
@@ -775,6 +784,9 @@ mod tests {
         let r = sample_redeem(&[]);
         let mut s = r.clone();
         s.amount -= 1;
+        assert_ne!(r.body_digest(), s.body_digest());
+        let mut s = r.clone();
+        s.payee[0] ^= 1;
         assert_ne!(r.body_digest(), s.body_digest());
     }
 }
