@@ -1,0 +1,267 @@
+//! The `weft-wallet` binary as separate processes: init, enrol, phrase, restore, wrong
+//! and duress PINs, a damaged file, and import → sync → prove with a PNG read back.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_weft-wallet");
+
+/// Runs the wallet with `args`, `stdin` as standard input and `envs`.
+fn run(dir: &Path, args: &[&str], stdin: &str, envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("WEFT_WALLET_PIN")
+        .env_remove("WEFT_WALLET_DURESS_PIN")
+        .env_remove("WEFT_WALLET_PHRASE")
+        .env_remove("WEFT_PROVING_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn err(o: &Output) -> String {
+    assert!(!o.status.success(), "unexpected success");
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+/// The enrolment JSON line of an output.
+fn enrolment(out: &str) -> String {
+    out.lines()
+        .find(|l| l.starts_with("{\"holderCommitment\""))
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn init_enrol_phrase_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = ok(&run(
+        d,
+        &["init", "--insecure-test-kdf", "--png", "enrol.png"],
+        "1234\n1234\n",
+        &[],
+    ));
+    let e = enrolment(&out);
+    assert!(out.contains("holder_commitment,household_commitment"));
+    assert!(out.contains('█'), "a QR code is drawn");
+    // The PNG holds the same JSON.
+    let png = std::fs::read(d.join("enrol.png")).unwrap();
+    assert_eq!(weft_wallet::qr::read_png(&png).unwrap(), e.as_bytes());
+    // Enrol again: same commitments.
+    let again = ok(&run(d, &["enrol"], "", &[("WEFT_WALLET_PIN", "1234")]));
+    assert_eq!(enrolment(&again), e);
+    // The phrase only on request.
+    assert!(err(&run(d, &["phrase"], "1234\n", &[])).contains("--show"));
+    let phrase = ok(&run(d, &["phrase", "--show"], "1234\n", &[]));
+    let phrase = phrase.trim();
+    assert_eq!(phrase.split(' ').count(), 24);
+    assert!(!out.contains(phrase), "init never prints the phrase");
+    // Restore into another file: same commitments.
+    let restored = ok(&run(
+        d,
+        &["--wallet", "restored.bin", "restore", "--insecure-test-kdf"],
+        &format!("{phrase}\n9876\n9876\n"),
+        &[],
+    ));
+    assert_eq!(enrolment(&restored), e);
+    // A wallet is never overwritten; mismatched PINs create nothing.
+    assert!(err(&run(
+        d,
+        &["init", "--insecure-test-kdf"],
+        "1234\n1234\n",
+        &[]
+    ))
+    .contains("never overwritten"));
+    assert!(err(&run(
+        d,
+        &["--wallet", "x.bin", "init", "--insecure-test-kdf"],
+        "1234\n4321\n",
+        &[]
+    ))
+    .contains("differ"));
+    assert!(!d.join("x.bin").exists());
+    // A bad phrase is refused.
+    let bad = err(&run(
+        d,
+        &["--wallet", "y.bin", "restore", "--insecure-test-kdf"],
+        "abandon abandon\n1234\n1234\n",
+        &[],
+    ));
+    assert!(bad.contains("recovery phrase"), "{bad}");
+}
+
+#[test]
+fn wrong_pin_duress_pin_and_damaged_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = ok(&run(
+        d,
+        &["init", "--insecure-test-kdf", "--duress"],
+        "",
+        &[
+            ("WEFT_WALLET_PIN", "1234"),
+            ("WEFT_WALLET_DURESS_PIN", "5555"),
+        ],
+    ));
+    let real = enrolment(&out);
+    let before = std::fs::read(d.join("weft-wallet.bin")).unwrap();
+    let e = err(&run(d, &["enrol"], "0000\n", &[]));
+    assert!(e.contains("wrong PIN (1 failed in a row)"), "{e}");
+    let after = std::fs::read(d.join("weft-wallet.bin")).unwrap();
+    assert_eq!(before.len(), after.len());
+    // Duress: a valid wallet with other commitments and no credentials.
+    let decoy = ok(&run(d, &["enrol"], "5555\n", &[]));
+    assert_ne!(enrolment(&decoy), real);
+    let list = ok(&run(d, &["credentials", "list"], "5555\n", &[]));
+    assert!(list.contains("No credentials."));
+    assert_eq!(enrolment(&ok(&run(d, &["enrol"], "1234\n", &[]))), real);
+    // A flipped byte: a clear error, the file left as it was.
+    let mut bad = std::fs::read(d.join("weft-wallet.bin")).unwrap();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x40;
+    std::fs::write(d.join("weft-wallet.bin"), &bad).unwrap();
+    let e = err(&run(d, &["enrol"], "1234\n", &[]));
+    assert!(e.contains("damaged"), "{e}");
+    assert_eq!(std::fs::read(d.join("weft-wallet.bin")).unwrap(), bad);
+    // No wallet at all.
+    let e = err(&run(d, &["--wallet", "none.bin", "enrol"], "1234\n", &[]));
+    assert!(e.contains("no wallet"), "{e}");
+}
+
+#[test]
+fn import_sync_prove_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pin = [("WEFT_WALLET_PIN", "1234")];
+    let out = ok(&run(d, &["init", "--insecure-test-kdf"], "", &pin));
+    let e: weft_wallet::Enrolment = serde_json::from_str(&enrolment(&out)).unwrap();
+    let fx = issue(&e, 11);
+    std::fs::write(d.join("cred.json"), serde_json::to_vec(&fx.cred).unwrap()).unwrap();
+    std::fs::write(d.join("issuers.json"), issuers_only(&fx).to_json()).unwrap();
+    std::fs::write(d.join("sync.json"), bundle(&fx, 5).to_json()).unwrap();
+    std::fs::write(d.join("request.json"), request(&fx).to_json()).unwrap();
+    let keys = weft_circuits::groth16::setup(b"cli test", DEPTH as usize).unwrap();
+    std::fs::write(d.join("pk.bin"), keys.proving_key_bytes()).unwrap();
+
+    // Unknown issuer until the issuers are synced.
+    let e = err(&run(d, &["credentials", "import", "cred.json"], "", &pin));
+    assert!(e.contains("unknown issuer"), "{e}");
+    ok(&run(d, &["sync", "--file", "issuers.json"], "", &pin));
+    let out = ok(&run(d, &["credentials", "import", "cred.json"], "", &pin));
+    assert!(out.contains("stored"), "{out}");
+    let list = ok(&run(d, &["credentials", "list"], "", &pin));
+    assert!(list.contains("not synced"), "{list}");
+    let id = list.split_whitespace().next().unwrap().to_string();
+    let show = ok(&run(d, &["credentials", "show", &id], "", &pin));
+    assert!(show.contains("household size: 5"), "{show}");
+    // Not synced yet: a clear error.
+    let args = [
+        "prove",
+        "--request",
+        "request.json",
+        "--proving-key",
+        "pk.bin",
+        "--yes",
+    ];
+    let e = err(&run(d, &args, "", &pin));
+    assert!(e.contains("unknown program") || e.contains("stale"), "{e}");
+    let out = ok(&run(d, &["sync", "--file", "sync.json"], "", &pin));
+    assert!(out.contains("1 credential path(s) refreshed"), "{out}");
+    // Declining consent proves nothing.
+    let no = run(
+        d,
+        &[
+            "prove",
+            "--request",
+            "request.json",
+            "--proving-key",
+            "pk.bin",
+        ],
+        "no\n",
+        &pin,
+    );
+    let e = err(&no);
+    assert!(e.contains("one claim for round 3"), "{e}");
+    assert!(e.contains("not consented"), "{e}");
+    // Consent: a presentation as JSON, terminal QR and PNG.
+    let args = [
+        "prove",
+        "--request",
+        "request.json",
+        "--proving-key",
+        "pk.bin",
+        "--png",
+        "p.png",
+    ];
+    let out = ok(&run(d, &args, "yes\n", &pin));
+    let json: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    let bytes = hex::decode(json["presentation"].as_str().unwrap()).unwrap();
+    let from_png = weft_wallet::qr::read_png(&std::fs::read(d.join("p.png")).unwrap()).unwrap();
+    assert_eq!(from_png, bytes);
+    let p = weft_circuits::Presentation::from_bytes(&bytes).unwrap();
+    p.verify(&keys.pvk, &request(&fx).request).unwrap();
+    // The request as a QR image works too; a malformed image is a clear error.
+    std::fs::write(
+        d.join("req.png"),
+        weft_wallet::qr::png(request(&fx).to_json().as_bytes(), 3).unwrap(),
+    )
+    .unwrap();
+    ok(&run(
+        d,
+        &[
+            "prove",
+            "--request",
+            "req.png",
+            "--proving-key",
+            "pk.bin",
+            "--yes",
+        ],
+        "",
+        &pin,
+    ));
+    let mut broken = std::fs::read(d.join("req.png")).unwrap();
+    broken.truncate(broken.len() / 2);
+    std::fs::write(d.join("broken.png"), broken).unwrap();
+    let e = err(&run(
+        d,
+        &[
+            "prove",
+            "--request",
+            "broken.png",
+            "--proving-key",
+            "pk.bin",
+            "--yes",
+        ],
+        "",
+        &pin,
+    ));
+    assert!(e.contains("QR code") || e.contains("PNG"), "{e}");
+}
