@@ -250,6 +250,39 @@ pub fn resolution_error(error: ResolutionError) -> Value {
     })
 }
 
+/// Which version of a DID a resolution asks for (`?versionId=` / `?versionTime=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionQuery {
+    /// No parameter: the current version.
+    Latest,
+    /// `versionId`: a version number, 1 = as created.
+    Id(u64),
+    /// `versionTime`: the version in effect at this Unix time (milliseconds).
+    TimeMillis(u64),
+}
+
+/// Parses the resolution query parameters: at most one of them; `versionId` a
+/// canonical decimal number from 1, `versionTime` any RFC 3339 time from 1970.
+/// Anything else is `invalidOptions`.
+pub fn parse_version_query(
+    version_id: Option<&str>,
+    version_time: Option<&str>,
+) -> Result<VersionQuery, ResolutionError> {
+    match (version_id, version_time) {
+        (None, None) => Ok(VersionQuery::Latest),
+        (Some(v), None) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n >= 1 && n.to_string() == v)
+            .map(VersionQuery::Id)
+            .ok_or(ResolutionError::InvalidOptions),
+        (None, Some(t)) => crate::datetime::unix_millis_from_rfc3339_lenient(t)
+            .map(VersionQuery::TimeMillis)
+            .map_err(|_| ResolutionError::InvalidOptions),
+        (Some(_), Some(_)) => Err(ResolutionError::InvalidOptions),
+    }
+}
+
 /// The public key of `method` (a full DID URL) in a DID document, if the document
 /// lists it under `assertionMethod` (by reference, relative `#fragment` reference, or
 /// embedded). The method must have type `Multikey`.
@@ -448,5 +481,26 @@ mod tests {
             ResolutionError::for_unparsable("did:weft:0OIl"),
             ResolutionError::InvalidDid
         );
+        assert_eq!(parse_version_query(None, None), Ok(VersionQuery::Latest));
+        assert_eq!(
+            parse_version_query(Some("3"), None),
+            Ok(VersionQuery::Id(3))
+        );
+        assert_eq!(
+            parse_version_query(None, Some("2026-11-25T10:00:00Z")),
+            Ok(VersionQuery::TimeMillis(1_795_600_800_000))
+        );
+        for (id, time) in [
+            (Some("0"), None),
+            (Some("03"), None),
+            (Some("x"), None),
+            (None, Some("yesterday")),
+            (Some("1"), Some("2026-11-25T10:00:00Z")),
+        ] {
+            assert_eq!(
+                parse_version_query(id, time),
+                Err(ResolutionError::InvalidOptions)
+            );
+        }
     }
 }

@@ -28,8 +28,8 @@ pub use attributes::{
     decode_value, encode_attributes, encode_value, schema_field, schema_field_matches, string_hash,
 };
 pub use did::{
-    did_document, multikey_decode, multikey_encode, resolution_error, resolution_result,
-    DidMetadata, ResolutionError,
+    did_document, multikey_decode, multikey_encode, parse_version_query, resolution_error,
+    resolution_result, DidMetadata, ResolutionError, VersionQuery,
 };
 pub use error::CredentialError;
 pub use integrity::{sign, verify, verify_with_keys, VerifiedProof};
