@@ -19,7 +19,9 @@ fn bench(c: &mut Criterion) {
     let genesis = Genesis {
         network_name: "weft-bench".into(),
         committee,
-        organisations: vec![org.public_key()],
+        authority: weft_types::DidCreate::with_key(member.public_key(), 1),
+        organisations: vec![weft_ledger::GenesisOrganisation::with_key(org.public_key())],
+        recent_roots: 64,
     };
     let (diff, commitment) = Ledger::genesis_state(&genesis);
     let mut state = MemoryState::default();

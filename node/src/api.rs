@@ -21,6 +21,7 @@ use weft_ledger::ConflictReason;
 use weft_tangle::AttachOutcome;
 use weft_types::{Block, BlockId, Milestone};
 
+use crate::api_ledger;
 use crate::core::{Node, SubmitError, Submitted};
 
 /// The OpenAPI document (kept in `specs/`).
@@ -35,26 +36,43 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status,
             code,
             message: message.into(),
         }
     }
-    fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
-    fn not_found(message: impl Into<String>) -> ApiError {
+    pub(crate) fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "notFound", message)
     }
-    fn internal(message: impl std::fmt::Display) -> ApiError {
+    pub(crate) fn internal(message: impl std::fmt::Display) -> ApiError {
         tracing::error!(%message, "internal error");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "internal error; see the node's log",
         )
+    }
+}
+
+impl ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
     }
 }
 
@@ -75,7 +93,7 @@ impl From<SubmitError> for ApiError {
             SubmitError::Json(_) => "invalidJson",
             SubmitError::WrongNetwork { .. } => "wrongNetwork",
             SubmitError::FromTheFuture { .. } => "issuingTimeInFuture",
-            SubmitError::UnknownIssuer(_) => "unknownIssuer",
+            SubmitError::UnknownIssuer { .. } => "unknownIssuer",
             SubmitError::InsufficientWork { .. } => "insufficientWork",
             SubmitError::AnonymousPayload(_) => "anonymousPayloadNotAllowed",
             SubmitError::MilestoneNotAccepted => "milestoneNotAccepted",
@@ -103,7 +121,7 @@ impl From<SubmitError> for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 fn parse_block_id(s: &str) -> ApiResult<BlockId> {
     s.parse().map_err(|e| {
@@ -149,6 +167,24 @@ pub fn router(node: Node) -> Router {
         .route("/api/v1/milestones/latest", get(latest_milestone))
         .route("/api/v1/milestones/{index}", get(milestone_by_index))
         .route("/api/v1/ledger/anchors/{digest}", get(get_anchor))
+        .route("/api/v1/identifiers/{did}", get(api_ledger::resolve_did))
+        .route("/1.0/identifiers/{did}", get(api_ledger::resolve_did))
+        .route(
+            "/api/v1/organisations/{did}",
+            get(api_ledger::get_organisation),
+        )
+        .route("/api/v1/devices/{key}", get(api_ledger::get_device))
+        .route("/api/v1/schemas/{id}", get(api_ledger::get_schema))
+        .route("/api/v1/registries", get(api_ledger::list_registries))
+        .route("/api/v1/registries/{id}", get(api_ledger::get_registry))
+        .route(
+            "/api/v1/registries/{id}/chunks/{index}",
+            get(api_ledger::get_chunk),
+        )
+        .route(
+            "/api/v1/registries/{id}/proof",
+            get(api_ledger::get_registry_proof),
+        )
         .route("/api/v1/events", get(events))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("no such route; see /api/v1/openapi.json") })

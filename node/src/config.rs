@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use weft_crypto::OrganisationKey;
-use weft_ledger::Genesis;
+use weft_ledger::{Genesis, GenesisOrganisation};
 use weft_tangle::TipConfig;
 use weft_types::hash::blake2b256;
+use weft_types::DidCreate;
 use weft_types::{Committee, PublicKeyBytes};
 
 /// Name of the dev network.
@@ -72,7 +73,11 @@ pub struct ConfigFile {
     pub committee_threshold: u16,
     /// Committee members (hex Ed25519 public keys).
     pub committee: Vec<String>,
-    /// Organisations allowed to sign blocks (hex Ed25519 public keys).
+    /// The accreditation authority's controller key (hex Ed25519 public key); its DID is
+    /// the one-key DID of that key (nonce 0).
+    pub authority: String,
+    /// Organisations created and accredited (issuer and distribution point) at genesis,
+    /// each a one-key DID (hex Ed25519 public keys); others are accredited on the ledger.
     #[serde(default)]
     pub organisations: Vec<String>,
     /// Milestone interval (ms), default 1000.
@@ -162,7 +167,11 @@ impl NodeConfig {
             genesis: Genesis {
                 network_name: DEV_NETWORK.into(),
                 committee,
-                organisations: vec![dev_key("organisation").public_key()],
+                authority: DidCreate::with_key(dev_key("authority").public_key(), 0),
+                organisations: vec![GenesisOrganisation::with_key(
+                    dev_key("organisation").public_key(),
+                )],
+                recent_roots: weft_ledger::registry::DEFAULT_RECENT_ROOTS,
             },
             milestone_interval_ms: 1000,
             pow_difficulty: 0,
@@ -219,7 +228,21 @@ impl NodeConfig {
             genesis: Genesis {
                 network_name: file.network_name,
                 committee,
-                organisations: parse_keys("organisations", &file.organisations)?,
+                authority: DidCreate::with_key(
+                    parse_keys("authority", std::slice::from_ref(&file.authority))?
+                        .first()
+                        .copied()
+                        .ok_or(ConfigError::Field {
+                            field: "authority",
+                            message: "missing".into(),
+                        })?,
+                    0,
+                ),
+                organisations: parse_keys("organisations", &file.organisations)?
+                    .into_iter()
+                    .map(GenesisOrganisation::with_key)
+                    .collect(),
+                recent_roots: weft_ledger::registry::DEFAULT_RECENT_ROOTS,
             },
             milestone_interval_ms: file.milestone_interval_ms,
             pow_difficulty: file.pow_difficulty,

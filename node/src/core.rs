@@ -68,9 +68,14 @@ pub enum SubmitError {
         /// Allowed skew.
         skew_ms: u64,
     },
-    /// Issuer key not registered.
-    #[error("issuer {0} is not a registered organisation or committee member")]
-    UnknownIssuer(PublicKeyBytes),
+    /// The signing key may not sign this block (never registered, or retired).
+    #[error("issuer {key} may not sign this block: {}", reason.describe())]
+    UnknownIssuer {
+        /// The signing key.
+        key: PublicKeyBytes,
+        /// Why (`unknownIssuer` or `revokedKey` as the ledger would record it).
+        reason: weft_ledger::ConflictReason,
+    },
     /// Anonymous block without enough work.
     #[error("proof of work has {score} leading zero bits, this node requires {required}")]
     InsufficientWork {
@@ -379,10 +384,27 @@ impl NodeInner {
         match &block.issuer {
             Issuer::Organisation { public_key } => {
                 let state = StoreState(self.store.as_ref());
-                let known = weft_ledger::may_sign_blocks(&state, public_key)
+                let rule = weft_ledger::check_issuer(&state, block)
                     .map_err(|e| SubmitError::Storage(e.to_string()))?;
-                if !known {
-                    return Err(SubmitError::UnknownIssuer(*public_key));
+                if let Err(reason) = rule {
+                    return Err(SubmitError::UnknownIssuer {
+                        key: *public_key,
+                        reason,
+                    });
+                }
+                // A new DID signed by its own, not yet registered key costs the same
+                // proof of work as an anonymous block: creating identities is open to
+                // anyone, so it must not be free.
+                let registered = weft_ledger::may_sign_blocks(&state, public_key)
+                    .map_err(|e| SubmitError::Storage(e.to_string()))?;
+                if !registered {
+                    let score = block.pow_score();
+                    if score < self.config.pow_difficulty {
+                        return Err(SubmitError::InsufficientWork {
+                            score,
+                            required: self.config.pow_difficulty,
+                        });
+                    }
                 }
             }
             Issuer::Anonymous => {
@@ -860,5 +882,28 @@ impl NodeInner {
     /// A ledger value (confirmed state).
     pub fn ledger_value(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.store.get(&weft_tangle::key(prefix::LEDGER, &[key]))
+    }
+
+    /// Runs `read` on the confirmed state while no milestone is being written, with the
+    /// latest milestone and the state commitment that belong to exactly that state: for
+    /// reads of several entries that must agree (a registry chunk and its siblings, a
+    /// proof against a state root).
+    pub fn consistent_read<T>(
+        &self,
+        read: impl FnOnce(&dyn StateRead, Option<LatestMilestone>, &MultisetHash) -> T,
+    ) -> T {
+        let _issuing = self.issuing.lock();
+        let (latest, commitment) = {
+            let chain = self.chain.lock();
+            (chain.tangle.latest_milestone(), chain.commitment)
+        };
+        let state = StoreState(self.store.as_ref());
+        read(&state, latest, &commitment)
+    }
+
+    /// The confirmed state, for single-entry reads (each entry is written atomically
+    /// with its milestone).
+    pub fn state(&self) -> StoreState<'_> {
+        StoreState(self.store.as_ref())
     }
 }

@@ -2,6 +2,7 @@
 //! all start nodes through [`core::Node`] and serve them with [`api::router`].
 
 pub mod api;
+mod api_ledger;
 pub mod config;
 pub mod core;
 pub mod demo;

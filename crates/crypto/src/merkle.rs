@@ -142,6 +142,16 @@ impl InclusionProof {
 
     /// Checks that `id` is the proven leaf under `root`.
     pub fn verify(&self, id: &BlockId, root: &InclusionRoot) -> Result<(), MerkleError> {
+        if self.root_of(id)? == *root {
+            Ok(())
+        } else {
+            Err(MerkleError::RootMismatch)
+        }
+    }
+
+    /// The root this proof leads to from leaf `id` (an error if the path is malformed
+    /// for its index and size).
+    pub fn root_of(&self, id: &BlockId) -> Result<InclusionRoot, MerkleError> {
         if self.index >= self.size || self.size > MAX_INCLUSION_LEAVES {
             return Err(MerkleError::IndexOutOfRange {
                 index: self.index,
@@ -177,11 +187,7 @@ impl InclusionProof {
                 node_hash(&acc, sibling)
             };
         }
-        if sized_root(self.size, &acc) == *root {
-            Ok(())
-        } else {
-            Err(MerkleError::RootMismatch)
-        }
+        Ok(sized_root(self.size, &acc))
     }
 }
 

@@ -10,8 +10,8 @@
 use weft_crypto::{inclusion_root, verify, verify_batch, InclusionProof, MerkleError};
 use weft_crypto::{MultisetHash, OrganisationKey};
 use weft_ledger::{
-    anchor_digest, keys, state_element, BlockOutcome, ConflictReason, Genesis, Ledger, MemoryState,
-    MilestoneContext,
+    anchor_digest, keys, state_element, BlockOutcome, ConflictReason, Genesis, GenesisOrganisation,
+    Ledger, MemoryState, MilestoneContext,
 };
 use weft_types::hash::blake2b256;
 use weft_types::*;
@@ -46,12 +46,14 @@ const LEAF_HASH_2: &str = "6f0fa4dfead22269e90aca62d63947541408feb856ddc41b446ff
 const LEAF_HASH_3: &str = "7a927346c0aeeeb55e0f69d6fbd941f2dd4c8d153330d412c546de4af7feb53d";
 
 /// §11.5: the genesis as stored (camelCase JSON).
-const GENESIS_JSON: &str = r#"{"networkName":"weft-test","committee":{"threshold":1,"members":["8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394"]},"organisations":["8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"]}"#;
-const GENESIS_SUM: &str = "667c42d912b87a774db1bd3b108999bfec3d7480f9aec9832e2e3fb95b9d9c38";
-const GENESIS_STATE_ROOT: &str = "5451e036dc09a72e2cf4b7546dcdad52cf7f29af0452a7f45ee7554e9971ec71";
+const GENESIS_JSON: &str = r#"{"networkName":"weft-test","committee":{"threshold":1,"members":["8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394"]},"authority":{"keys":[{"id":"key-1","publicKey":"ed4928c628d1c2c6eae90338905995612959273a5c63f93636c14614ac8737d1","purposes":7}],"services":[],"nonce":"0"},"organisations":[{"did":{"keys":[{"id":"key-1","publicKey":"8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c","purposes":7}],"services":[],"nonce":"0"},"roles":3}],"recentRoots":64}"#;
+const EMPTY_REGISTRIES_ROOT: &str =
+    "e9e82c4cacaf35d3e3e598c72c15322b7db205ee1992d82dd81f884c36998df7";
+const GENESIS_SUM: &str = "766aeef32fb73517fd49bcb602c9409a5d44a0aaa4c472c90377cbea827d1649";
+const GENESIS_STATE_ROOT: &str = "fba4863522ad5e757dc205d2ee1bf2e965afd5a022245d1ba8dcbdc037605925";
 const ANCHOR_DIGEST: &str = "65e4f3ba8f52ff0d2026d9d0b60fdff5d435e3dc97268fc8cf68432ae390f31c";
-const M1_SUM: &str = "248412e5efd942465b769611afea841cf23e9b49dd487750c8350a961259cd62";
-const M1_STATE_ROOT: &str = "793772cdb21e66d461900b35819d13d288990545a339ef4f868f17d9d043a632";
+const M1_SUM: &str = "f4189690207f2b6633b1a453d4f706bed1033f01ac09432df937638549c9a251";
+const M1_STATE_ROOT: &str = "d5ff70b3c7cec20ac5ddfcf4a3dddd8960d79ec1f10cf41452a09b4d51ad4e6a";
 const M1_INCLUSION_ROOT: &str = "0bbfff79bece0472788cbf32c74889bf158db1d6aff60e5a4f904c8bfa7b31d9";
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -87,11 +89,17 @@ fn tagged(nonce: u64) -> Block {
     )
 }
 
+fn authority() -> OrganisationKey {
+    OrganisationKey::from_seed(&[0x03; 32])
+}
+
 fn genesis() -> Genesis {
     Genesis {
         network_name: "weft-test".into(),
         committee: Committee::new(1, vec![member().public_key()]).unwrap(),
-        organisations: vec![org().public_key()],
+        authority: DidCreate::with_key(authority().public_key(), 0),
+        organisations: vec![GenesisOrganisation::with_key(org().public_key())],
+        recent_roots: 64,
     }
 }
 
@@ -250,22 +258,66 @@ fn inclusion_tree_vectors() {
 }
 
 /// The genesis entries of §11.5, in key order, as (key, value) hex.
-const GENESIS_ENTRIES: [(&str, &str); 7] = [
+const GENESIS_ENTRIES: [(&str, &str); 15] = [
+    (
+        "616363722f87ac7de67649de80da652641b2a8c5106d721f7bb727cd7f0f37246a396c6fc8",
+        "0300000000",
+    ),
     (
         "636f6d6d69747465652f8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394",
         "01",
     ),
-    ("636f756e742f616e63686f7273", "0000000000000000"),
-    ("636f756e742f6170706c696564", "0000000000000000"),
-    ("636f756e742f636f6e666c696374696e67", "0000000000000000"),
+    (
+        "636f756e742f616e63686f7273",
+        "0000000000000000",
+    ),
+    (
+        "636f756e742f6170706c696564",
+        "0000000000000000",
+    ),
+    (
+        "636f756e742f636f6e666c696374696e67",
+        "0000000000000000",
+    ),
+    (
+        "6469642f499f9b49c624b97e808f1926f2176e8ed9bcb9522111332591c606fbb3c4559b",
+        "010000000000000000000000000000000000000000000000000000000001056b65792d31ed4928c628d1c2c6eae90338905995612959273a5c63f93636c14614ac8737d10700",
+    ),
+    (
+        "6469642f87ac7de67649de80da652641b2a8c5106d721f7bb727cd7f0f37246a396c6fc8",
+        "010000000000000000000000000000000000000000000000000000000001056b65792d318a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c0700",
+    ),
+    (
+        "6469646b65792f8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c",
+        "87ac7de67649de80da652641b2a8c5106d721f7bb727cd7f0f37246a396c6fc8070100000000",
+    ),
+    (
+        "6469646b65792fed4928c628d1c2c6eae90338905995612959273a5c63f93636c14614ac8737d1",
+        "499f9b49c624b97e808f1926f2176e8ed9bcb9522111332591c606fbb3c4559b070100000000",
+    ),
+    (
+        "6469647665722f499f9b49c624b97e808f1926f2176e8ed9bcb9522111332591c606fbb3c4559b00000001",
+        "010000000000000000000000000000000000000000000000000000000001056b65792d31ed4928c628d1c2c6eae90338905995612959273a5c63f93636c14614ac8737d10700",
+    ),
+    (
+        "6469647665722f87ac7de67649de80da652641b2a8c5106d721f7bb727cd7f0f37246a396c6fc800000001",
+        "010000000000000000000000000000000000000000000000000000000001056b65792d318a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c0700",
+    ),
+    (
+        "67656e657369732f617574686f72697479",
+        "499f9b49c624b97e808f1926f2176e8ed9bcb9522111332591c606fbb3c4559b",
+    ),
     (
         "67656e657369732f636f6d6d6974746565",
         "1c72227f68af99f4f1398d06edca76fd649a1a937ff9cda87e0fe0c9073dd0f1",
     ),
-    ("67656e657369732f6e6574776f726b", "776566742d74657374"),
     (
-        "6f72672f8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c",
-        "01",
+        "67656e657369732f6e6574776f726b",
+        "776566742d74657374",
+    ),
+    (
+        "67656e657369732f726563656e742d726f6f7473",
+        "40000000",
     ),
 ];
 
@@ -314,9 +366,9 @@ fn genesis_state_root_vector() {
         .collect();
     assert_eq!(entries, expected);
     assert_eq!(hex::encode(commitment.sum_bytes()), GENESIS_SUM);
-    assert_eq!(commitment.count(), 7);
+    assert_eq!(commitment.count(), GENESIS_ENTRIES.len() as u64);
     assert_eq!(
-        weft_ledger::state_root(&commitment).to_hex(),
+        Ledger::genesis_root(&commitment).to_hex(),
         GENESIS_STATE_ROOT
     );
 
@@ -335,7 +387,15 @@ fn genesis_state_root_vector() {
         m.insert(&element);
     }
     assert_eq!(hex::encode(m.sum_bytes()), GENESIS_SUM);
-    let root = blake2b256(&[b"weft/state-root/v1", &m.sum_bytes(), &7u64.to_le_bytes()]);
+    // No registry yet: the registry commitment is the empty inclusion tree's root.
+    let registries = inclusion_root(&[]);
+    assert_eq!(registries.to_hex(), EMPTY_REGISTRIES_ROOT);
+    let root = blake2b256(&[
+        b"weft/state-root/v2",
+        &m.sum_bytes(),
+        &(GENESIS_ENTRIES.len() as u64).to_le_bytes(),
+        &registries.0,
+    ]);
     assert_eq!(hex::encode(root), GENESIS_STATE_ROOT);
 }
 
@@ -399,6 +459,6 @@ fn first_milestone_ledger_vector() {
         ]
     );
     assert_eq!(hex::encode(out.commitment.sum_bytes()), M1_SUM);
-    assert_eq!(out.commitment.count(), 8);
+    assert_eq!(out.commitment.count(), GENESIS_ENTRIES.len() as u64 + 1);
     assert_eq!(out.state_root.to_hex(), M1_STATE_ROOT);
 }

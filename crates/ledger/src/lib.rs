@@ -12,25 +12,33 @@
 //! programs, claims, notes) are new arms of [`Ledger::apply_payload`] with their own keys;
 //! the interface does not change.
 
+pub mod identity;
+pub mod registry;
 mod state;
+
+use std::collections::BTreeSet;
 
 use state::Overlay;
 pub use state::{state_element, MemoryState, StateDiff, StateError, StateRead};
 
+pub use identity::{check_issuer, may_sign_blocks, DidRecord, KeyRecord, Stamp};
+pub use registry::{RecentRoot, RegistryProof, RegistryProofError, RegistryRecord, SchemaRecord};
+
 use serde::{Deserialize, Serialize};
 use weft_crypto::MultisetHash;
 use weft_types::hash::blake2b256;
+use weft_types::identity::role;
 use weft_types::{
-    Block, BlockId, Committee, Issuer, NetworkId, Payload, PublicKeyBytes, StateRoot,
+    Block, BlockId, Committee, DidCreate, InclusionRoot, Issuer, NetworkId, Payload, StateRoot,
 };
 
 /// Domain prefix of the state root.
-pub const STATE_ROOT_DOMAIN: &[u8] = b"weft/state-root/v1";
+pub const STATE_ROOT_DOMAIN: &[u8] = b"weft/state-root/v2";
 
 /// Ledger keys. Each is a short ASCII namespace followed by binary parts; the list is in
 /// `specs/protocol.md` §7.
 pub mod keys {
-    use weft_types::PublicKeyBytes;
+    use weft_types::{Did, PublicKeyBytes, RegistryId, SchemaId};
 
     /// Network name (genesis).
     pub const NETWORK: &[u8] = b"genesis/network";
@@ -48,9 +56,69 @@ pub mod keys {
         [b"committee/".as_slice(), &key.0].concat()
     }
 
-    /// An organisation allowed to sign blocks.
-    pub fn organisation(key: &PublicKeyBytes) -> Vec<u8> {
-        [b"org/".as_slice(), &key.0].concat()
+    /// The accreditation authority's DID (genesis).
+    pub const AUTHORITY: &[u8] = b"genesis/authority";
+    /// How many recent roots each registry keeps (genesis, u32 LE).
+    pub const RECENT_ROOTS: &[u8] = b"genesis/recent-roots";
+    /// Every registry id, ascending, concatenated.
+    pub const REGISTRIES: &[u8] = b"registries";
+    /// The registry commitment (bound into the state root).
+    pub const REGISTRIES_ROOT: &[u8] = b"registries/root";
+
+    /// A DID's current record.
+    pub fn did(did: &Did) -> Vec<u8> {
+        [b"did/".as_slice(), &did.0].concat()
+    }
+
+    /// A DID's record at one version (u32 big-endian, so versions sort).
+    pub fn did_version(did: &Did, version: u32) -> Vec<u8> {
+        [b"didver/".as_slice(), &did.0, &version.to_be_bytes()].concat()
+    }
+
+    /// What the ledger knows of a public key (its DID, purposes, active or retired).
+    pub fn did_key(key: &PublicKeyBytes) -> Vec<u8> {
+        [b"didkey/".as_slice(), &key.0].concat()
+    }
+
+    /// The roles granted to a DID.
+    pub fn accreditation(did: &Did) -> Vec<u8> {
+        [b"accr/".as_slice(), &did.0].concat()
+    }
+
+    /// A distribution point's device key.
+    pub fn device(key: &PublicKeyBytes) -> Vec<u8> {
+        [b"device/".as_slice(), &key.0].concat()
+    }
+
+    /// A published schema.
+    pub fn schema(id: &SchemaId) -> Vec<u8> {
+        [b"schema/".as_slice(), &id.0].concat()
+    }
+
+    /// A registry's record.
+    pub fn registry(id: &RegistryId) -> Vec<u8> {
+        [b"reg/".as_slice(), &id.0].concat()
+    }
+
+    /// A registry's recent roots.
+    pub fn registry_roots(id: &RegistryId) -> Vec<u8> {
+        [b"regroots/".as_slice(), &id.0].concat()
+    }
+
+    /// The leaves of one chunk of a registry.
+    pub fn registry_chunk(id: &RegistryId, chunk: u64) -> Vec<u8> {
+        [b"regchunk/".as_slice(), &id.0, &chunk.to_be_bytes()].concat()
+    }
+
+    /// An inner node of a registry at a height at or above its chunks.
+    pub fn registry_node(id: &RegistryId, level: u8, index: u64) -> Vec<u8> {
+        [
+            b"regnode/".as_slice(),
+            &id.0,
+            &[level],
+            &index.to_be_bytes(),
+        ]
+        .concat()
     }
 
     /// Namespace of anchor entries.
@@ -75,35 +143,104 @@ pub enum ConflictReason {
     AnonymousNotAllowed,
     /// A milestone payload inside another milestone's cone that is not that milestone.
     UnexpectedMilestone,
+    /// Signed by a key that was removed, rotated out or deactivated.
+    RevokedKey,
+    /// The DID already exists.
+    DidExists,
+    /// A key (or device key) that is, or was, registered already.
+    KeyInUse,
+    /// No such DID.
+    UnknownDid,
+    /// Not signed by a current controller key of the DID.
+    NotController,
+    /// The update names another version than the DID's current one.
+    StaleSequence,
+    /// The update would leave an invalid DID document (unknown id, no controller, too
+    /// many keys or services).
+    InvalidDidDocument,
+    /// The DID is deactivated.
+    DidDeactivated,
+    /// Only the accreditation authority may do this.
+    NotAuthority,
+    /// The signer's organisation lacks the role this needs.
+    NotAccredited,
+    /// No such active device key of that point.
+    UnknownDeviceKey,
+    /// The schema was published already.
+    SchemaExists,
+    /// No such schema.
+    UnknownSchema,
+    /// The registry exists already.
+    RegistryExists,
+    /// No such registry.
+    UnknownRegistry,
+    /// The signer is not the registry's issuer.
+    NotRegistryIssuer,
+    /// The issuance does not start at the registry's current size.
+    WrongFirstIndex,
+    /// The registry has no room for the leaves.
+    RegistryFull,
+    /// A leaf is zero or not a canonical field element.
+    InvalidLeaf,
+    /// A revoked index was never issued.
+    LeafOutOfRange,
+    /// A revoked index was revoked already.
+    AlreadyRevoked,
 }
+
+/// Every reason, in code order (code = position + 1).
+const REASONS: [ConflictReason; 25] = [
+    ConflictReason::UnknownIssuer,
+    ConflictReason::DuplicateAnchor,
+    ConflictReason::AnonymousNotAllowed,
+    ConflictReason::UnexpectedMilestone,
+    ConflictReason::RevokedKey,
+    ConflictReason::DidExists,
+    ConflictReason::KeyInUse,
+    ConflictReason::UnknownDid,
+    ConflictReason::NotController,
+    ConflictReason::StaleSequence,
+    ConflictReason::InvalidDidDocument,
+    ConflictReason::DidDeactivated,
+    ConflictReason::NotAuthority,
+    ConflictReason::NotAccredited,
+    ConflictReason::UnknownDeviceKey,
+    ConflictReason::SchemaExists,
+    ConflictReason::UnknownSchema,
+    ConflictReason::RegistryExists,
+    ConflictReason::UnknownRegistry,
+    ConflictReason::NotRegistryIssuer,
+    ConflictReason::WrongFirstIndex,
+    ConflictReason::RegistryFull,
+    ConflictReason::InvalidLeaf,
+    ConflictReason::LeafOutOfRange,
+    ConflictReason::AlreadyRevoked,
+];
 
 impl ConflictReason {
     /// Stable numeric code (0 is "no conflict").
     pub fn code(self) -> u8 {
-        match self {
-            ConflictReason::UnknownIssuer => 1,
-            ConflictReason::DuplicateAnchor => 2,
-            ConflictReason::AnonymousNotAllowed => 3,
-            ConflictReason::UnexpectedMilestone => 4,
-        }
+        REASONS
+            .iter()
+            .position(|r| *r == self)
+            .map_or(0, |p| p as u8 + 1)
     }
 
     /// The reason for a stored code.
     pub fn from_code(code: u8) -> Option<ConflictReason> {
-        match code {
-            1 => Some(ConflictReason::UnknownIssuer),
-            2 => Some(ConflictReason::DuplicateAnchor),
-            3 => Some(ConflictReason::AnonymousNotAllowed),
-            4 => Some(ConflictReason::UnexpectedMilestone),
-            _ => None,
-        }
+        REASONS.get((code as usize).checked_sub(1)?).copied()
+    }
+
+    /// Every reason, in code order.
+    pub fn all() -> &'static [ConflictReason] {
+        &REASONS
     }
 
     /// A sentence for people.
     pub fn describe(self) -> &'static str {
         match self {
             ConflictReason::UnknownIssuer => {
-                "issuer is neither a registered organisation nor a committee member"
+                "the signing key is not an authentication key of a DID on the ledger"
             }
             ConflictReason::DuplicateAnchor => {
                 "the same tag and data were already anchored by an earlier block"
@@ -112,6 +249,31 @@ impl ConflictReason {
             ConflictReason::UnexpectedMilestone => {
                 "milestone payload confirmed as an ordinary block"
             }
+            ConflictReason::RevokedKey => {
+                "signed by a key that was removed, rotated out or deactivated"
+            }
+            ConflictReason::DidExists => "the DID exists already",
+            ConflictReason::KeyInUse => "the key is, or was, registered already",
+            ConflictReason::UnknownDid => "no such DID",
+            ConflictReason::NotController => "not signed by a controller key of the DID",
+            ConflictReason::StaleSequence => "the update is not for the DID's current version",
+            ConflictReason::InvalidDidDocument => "the update would leave an invalid DID document",
+            ConflictReason::DidDeactivated => "the DID is deactivated",
+            ConflictReason::NotAuthority => "only the accreditation authority may do this",
+            ConflictReason::NotAccredited => "the organisation lacks the role this needs",
+            ConflictReason::UnknownDeviceKey => "no such active device key of that point",
+            ConflictReason::SchemaExists => "the schema was published already",
+            ConflictReason::UnknownSchema => "no such schema",
+            ConflictReason::RegistryExists => "the registry exists already",
+            ConflictReason::UnknownRegistry => "no such registry",
+            ConflictReason::NotRegistryIssuer => "the signer is not the registry's issuer",
+            ConflictReason::WrongFirstIndex => {
+                "the issuance does not start at the registry's current size"
+            }
+            ConflictReason::RegistryFull => "the registry has no room for these leaves",
+            ConflictReason::InvalidLeaf => "a leaf is zero or not a canonical field element",
+            ConflictReason::LeafOutOfRange => "a revoked index was never issued",
+            ConflictReason::AlreadyRevoked => "a revoked index was revoked already",
         }
     }
 }
@@ -148,13 +310,6 @@ pub struct MilestoneOutcome {
     pub state_root: StateRoot,
 }
 
-/// Whether `key` may sign blocks in `state` (a registered organisation or a committee
-/// member). The node applies the same rule when a block arrives.
-pub fn may_sign_blocks(state: &dyn StateRead, key: &PublicKeyBytes) -> Result<bool, StateError> {
-    Ok(state.get(&keys::organisation(key))?.is_some()
-        || state.get(&keys::committee_member(key))?.is_some())
-}
-
 /// Errors that stop a milestone from being applied at all (storage failures). A block
 /// breaking a ledger rule is not an error: it is [`BlockOutcome::Conflicting`].
 #[derive(Debug, thiserror::Error)]
@@ -172,8 +327,39 @@ pub struct Genesis {
     pub network_name: String,
     /// The milestone committee.
     pub committee: Committee,
-    /// Organisations whose keys may sign blocks.
-    pub organisations: Vec<PublicKeyBytes>,
+    /// The consortium's accreditation authority: a DID created at genesis.
+    pub authority: DidCreate,
+    /// Organisations created and accredited at genesis (dev networks and tests; real
+    /// networks accredit on the ledger).
+    #[serde(default)]
+    pub organisations: Vec<GenesisOrganisation>,
+    /// How many recent roots each registry keeps (64 unless set).
+    #[serde(default = "default_recent_roots")]
+    pub recent_roots: u32,
+}
+
+fn default_recent_roots() -> u32 {
+    registry::DEFAULT_RECENT_ROOTS
+}
+
+/// An organisation the genesis creates and accredits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenesisOrganisation {
+    /// Its DID's creation payload.
+    pub did: DidCreate,
+    /// Its roles (`weft_types::identity::role` bits).
+    pub roles: u8,
+}
+
+impl GenesisOrganisation {
+    /// An issuer and distribution point with a one-key DID.
+    pub fn with_key(public_key: weft_types::PublicKeyBytes) -> GenesisOrganisation {
+        GenesisOrganisation {
+            did: DidCreate::with_key(public_key, 0),
+            roles: role::ALL,
+        }
+    }
 }
 
 impl Genesis {
@@ -183,12 +369,24 @@ impl Genesis {
     }
 }
 
-/// The state root: BLAKE2b-256(`weft/state-root/v1` || multiset sum || entry count).
-pub fn state_root(commitment: &MultisetHash) -> StateRoot {
+/// The state root: BLAKE2b-256(`weft/state-root/v2` || multiset sum || u64 LE entry
+/// count || registry commitment); see [`registry`] for why the registries have a
+/// commitment of their own.
+pub fn state_root(commitment: &MultisetHash, registries: &InclusionRoot) -> StateRoot {
+    state_root_from_parts(&commitment.sum_bytes(), commitment.count(), registries)
+}
+
+/// [`state_root`] from its serialised parts (what a proof carries).
+pub fn state_root_from_parts(
+    multiset_sum: &[u8; 32],
+    entry_count: u64,
+    registries: &InclusionRoot,
+) -> StateRoot {
     StateRoot(blake2b256(&[
         STATE_ROOT_DOMAIN,
-        &commitment.sum_bytes(),
-        &commitment.count().to_le_bytes(),
+        multiset_sum,
+        &entry_count.to_le_bytes(),
+        &registries.0,
     ]))
 }
 
@@ -201,12 +399,28 @@ impl Ledger {
     pub fn genesis_state(genesis: &Genesis) -> (StateDiff, MultisetHash) {
         let empty = MemoryState::default();
         let mut diff = Overlay::new(&empty, MultisetHash::new());
+        let ctx = MilestoneContext {
+            index: 0,
+            timestamp: 0,
+        };
+        // Writes into an empty overlay cannot fail, and the genesis DIDs are distinct
+        // unless the genesis lists one twice (then the later one is skipped).
         diff.put(keys::NETWORK, genesis.network_name.as_bytes().to_vec())
             .ok();
         diff.put(keys::COMMITTEE, genesis.committee.id().0.to_vec())
             .ok();
+        diff.put(
+            keys::RECENT_ROOTS,
+            genesis.recent_roots.max(1).to_le_bytes().to_vec(),
+        )
+        .ok();
+        if let Ok(Ok(authority)) = identity::create_did(&mut diff, ctx, &genesis.authority) {
+            diff.put(keys::AUTHORITY, authority.0.to_vec()).ok();
+        }
         for org in &genesis.organisations {
-            diff.put(&keys::organisation(org), vec![1]).ok();
+            if let Ok(Ok(did)) = identity::create_did(&mut diff, ctx, &org.did) {
+                identity::put_roles(&mut diff, &did, org.roles, 0).ok();
+            }
         }
         for member in genesis.committee.members() {
             diff.put(&keys::committee_member(member), vec![1]).ok();
@@ -216,6 +430,11 @@ impl Ledger {
         }
         let commitment = diff.commitment();
         (diff.into_diff(), commitment)
+    }
+
+    /// The state root of the genesis state.
+    pub fn genesis_root(commitment: &MultisetHash) -> StateRoot {
+        state_root(commitment, &weft_crypto::merkle::inclusion_root(&[]))
     }
 
     /// Applies the newly confirmed blocks of one milestone, in white-flag order.
@@ -229,15 +448,18 @@ impl Ledger {
         let mut diff = Overlay::new(state, commitment);
         let mut outcomes = Vec::with_capacity(blocks.len());
         let (mut applied, mut conflicting, mut anchors) = (0u64, 0u64, 0u64);
+        let mut touched = BTreeSet::new();
         for (id, block) in blocks {
             diff.savepoint();
-            match self.apply_payload(&mut diff, ctx, id, block)? {
+            let mut block_touched = BTreeSet::new();
+            match self.apply_payload(&mut diff, ctx, id, block, &mut block_touched)? {
                 Ok(()) => {
                     diff.commit_savepoint();
                     applied += 1;
                     if matches!(block.payload, Payload::TaggedData(_)) {
                         anchors += 1;
                     }
+                    touched.extend(block_touched);
                     outcomes.push(BlockOutcome::Applied);
                 }
                 Err(reason) => {
@@ -252,10 +474,11 @@ impl Ledger {
         // Counters are written once per milestone: the same final state (and root) as
         // counting block by block, at a fraction of the hashing.
         diff.add_to_counter(keys::ANCHORS, anchors)?;
+        let registries = registry::finish_milestone(&mut diff, ctx, &touched)?;
         let commitment = diff.commitment();
         Ok(MilestoneOutcome {
             outcomes,
-            state_root: state_root(&commitment),
+            state_root: state_root(&commitment, &registries),
             commitment,
             diff: diff.into_diff(),
         })
@@ -268,19 +491,29 @@ impl Ledger {
         ctx: MilestoneContext,
         id: &BlockId,
         block: &Block,
+        touched: &mut BTreeSet<weft_types::RegistryId>,
     ) -> Result<Result<(), ConflictReason>, LedgerError> {
-        if let Issuer::Organisation { public_key } = &block.issuer {
-            if diff.get(&keys::organisation(public_key))?.is_none()
-                && diff.get(&keys::committee_member(public_key))?.is_none()
-            {
-                return Ok(Err(ConflictReason::UnknownIssuer));
-            }
+        let did = match check_issuer(diff, block)? {
+            Ok(did) => did,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        let anonymous = block.issuer == Issuer::Anonymous;
+        if anonymous && !matches!(block.payload, Payload::None) {
+            return Ok(Err(ConflictReason::AnonymousNotAllowed));
         }
         match &block.payload {
             Payload::None => Ok(Ok(())),
             Payload::TaggedData(t) => {
-                if block.issuer == Issuer::Anonymous {
-                    return Ok(Err(ConflictReason::AnonymousNotAllowed));
+                // Free-form data only from accountable organisations: accredited ones
+                // or the authority itself.
+                let accountable = match did {
+                    Some(d) => {
+                        identity::roles(diff, &d)? != 0 || identity::authority(diff)? == Some(d)
+                    }
+                    None => false,
+                };
+                if !accountable {
+                    return Ok(Err(ConflictReason::NotAccredited));
                 }
                 let digest = anchor_digest(&t.tag, &t.data);
                 let key = keys::anchor(&digest);
@@ -295,6 +528,17 @@ impl Ledger {
             // Milestone blocks are referenced by their own milestone and never walked as
             // part of a cone; one that reaches the ledger is not that milestone.
             Payload::Milestone(_) => Ok(Err(ConflictReason::UnexpectedMilestone)),
+            Payload::DidCreate(c) => identity::apply_create(diff, ctx, c),
+            Payload::DidUpdate(u) => identity::apply_update(diff, ctx, block, u),
+            Payload::DidDeactivate(d) => identity::apply_deactivate(diff, ctx, block, d),
+            Payload::Accreditation(a) => identity::apply_accreditation(diff, ctx, block, a),
+            Payload::DeviceKey(d) => identity::apply_device_key(diff, ctx, block, d),
+            Payload::Schema(s) => registry::apply_schema(diff, ctx, did, s),
+            Payload::RegistryCreate(c) => {
+                registry::apply_registry_create(diff, ctx, did, c, touched)
+            }
+            Payload::Issuance(i) => registry::apply_issuance(diff, did, i, touched),
+            Payload::Revocation(r) => registry::apply_revocation(diff, did, r, touched),
         }
     }
 }
@@ -305,5 +549,7 @@ pub fn anchor_digest(tag: &[u8], data: &[u8]) -> [u8; 32] {
     blake2b256(&[b"weft/anchor/v1", &[tag.len() as u8], tag, data])
 }
 
+#[cfg(test)]
+mod identity_tests;
 #[cfg(test)]
 mod tests;

@@ -129,7 +129,6 @@ impl<'a> Overlay<'a> {
         self.write(key, Some(value))
     }
 
-    #[allow(dead_code)] // used by later payloads (revocations, spent notes)
     pub(crate) fn delete(&mut self, key: &[u8]) -> Result<(), StateError> {
         self.write(key, None)
     }
@@ -178,5 +177,11 @@ impl<'a> Overlay<'a> {
         StateDiff {
             writes: self.committed,
         }
+    }
+}
+
+impl StateRead for Overlay<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        Overlay::get(self, key)
     }
 }

@@ -1,6 +1,6 @@
 use super::*;
 use weft_crypto::OrganisationKey;
-use weft_types::{BlockBuilder, TaggedData};
+use weft_types::{BlockBuilder, DidCreate, TaggedData};
 
 struct Fixture {
     org: OrganisationKey,
@@ -18,7 +18,9 @@ fn fixture() -> Fixture {
     let genesis = Genesis {
         network_name: "weft-test".into(),
         committee,
-        organisations: vec![org.public_key()],
+        authority: DidCreate::with_key(OrganisationKey::from_seed(&[4; 32]).public_key(), 0),
+        organisations: vec![GenesisOrganisation::with_key(org.public_key())],
+        recent_roots: 64,
     };
     let (diff, commitment) = Ledger::genesis_state(&genesis);
     let mut state = MemoryState::default();
@@ -112,7 +114,7 @@ fn unknown_issuer_and_anonymous_anchor_conflict() {
         .anonymous();
     anon.nonce = 1;
     let empty = BlockBuilder::new(f.genesis.network_id(), vec![BlockId::GENESIS], 3).anonymous();
-    let before = state_root(&f.commitment);
+    let before = Ledger::genesis_root(&f.commitment);
     let out = apply(&mut f, 1, &[stranger, anon, empty]);
     assert_eq!(
         out.outcomes,
@@ -151,13 +153,14 @@ fn order_decides_and_the_root_is_deterministic() {
 
 #[test]
 fn conflict_codes_round_trip() {
-    for r in [
-        ConflictReason::UnknownIssuer,
-        ConflictReason::DuplicateAnchor,
-        ConflictReason::AnonymousNotAllowed,
-        ConflictReason::UnexpectedMilestone,
-    ] {
-        assert_eq!(ConflictReason::from_code(r.code()), Some(r));
+    for (i, r) in ConflictReason::all().iter().enumerate() {
+        assert_eq!(r.code() as usize, i + 1);
+        assert_eq!(ConflictReason::from_code(r.code()), Some(*r));
+        assert!(!r.describe().is_empty());
     }
     assert_eq!(ConflictReason::from_code(0), None);
+    assert_eq!(
+        ConflictReason::from_code(ConflictReason::all().len() as u8 + 1),
+        None
+    );
 }

@@ -193,13 +193,15 @@ pub struct DidKey {
 }
 
 impl DidKey {
-    fn encode_into(&self, w: &mut Writer) {
+    /// Canonical encoding.
+    pub fn encode_into(&self, w: &mut Writer) {
         write_str(w, &self.id, false);
         w.bytes(&self.public_key.0);
         w.u8(self.purposes);
     }
 
-    fn decode_from(r: &mut Reader<'_>) -> Result<DidKey, DecodeError> {
+    /// Strict decoding.
+    pub fn decode_from(r: &mut Reader<'_>) -> Result<DidKey, DecodeError> {
         let key = DidKey {
             id: read_str(r, "DID key id", 1, MAX_FRAGMENT_BYTES, false)?,
             public_key: PublicKeyBytes(r.array("DID public key")?),
@@ -238,13 +240,15 @@ pub struct DidService {
 }
 
 impl DidService {
-    fn encode_into(&self, w: &mut Writer) {
+    /// Canonical encoding.
+    pub fn encode_into(&self, w: &mut Writer) {
         write_str(w, &self.id, false);
         write_str(w, &self.service_type, false);
         write_str(w, &self.endpoint, true);
     }
 
-    fn decode_from(r: &mut Reader<'_>) -> Result<DidService, DecodeError> {
+    /// Strict decoding.
+    pub fn decode_from(r: &mut Reader<'_>) -> Result<DidService, DecodeError> {
         let s = DidService {
             id: read_str(r, "DID service id", 1, MAX_FRAGMENT_BYTES, false)?,
             service_type: read_str(r, "DID service type", 1, MAX_SERVICE_TYPE_BYTES, false)?,
@@ -277,7 +281,9 @@ impl DidService {
     }
 }
 
-fn check_keys(keys: &[DidKey]) -> Result<(), DecodeError> {
+/// Checks a DID's key list: 1 to 8 keys, ids ascending, public keys distinct, at least
+/// one controller.
+pub fn check_keys(keys: &[DidKey]) -> Result<(), DecodeError> {
     check_range("DID key count", keys.len() as u64, 1, MAX_DID_KEYS as u64)?;
     for k in keys {
         k.check()?;
@@ -297,7 +303,8 @@ fn check_keys(keys: &[DidKey]) -> Result<(), DecodeError> {
     Ok(())
 }
 
-fn check_services(services: &[DidService]) -> Result<(), DecodeError> {
+/// Checks a DID's service list: at most 8, ids ascending.
+pub fn check_services(services: &[DidService]) -> Result<(), DecodeError> {
     check_range(
         "DID service count",
         services.len() as u64,
@@ -325,6 +332,19 @@ pub struct DidCreate {
 }
 
 impl DidCreate {
+    /// A DID with one key (`key-1`) for every purpose: the simplest organisation.
+    pub fn with_key(public_key: PublicKeyBytes, nonce: u64) -> DidCreate {
+        DidCreate {
+            keys: vec![DidKey {
+                id: "key-1".into(),
+                public_key,
+                purposes: purpose::ALL,
+            }],
+            services: Vec::new(),
+            nonce,
+        }
+    }
+
     /// The DID this payload creates.
     pub fn did(&self) -> Did {
         Did::of_create(self)
