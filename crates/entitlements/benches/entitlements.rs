@@ -62,6 +62,20 @@ fn bench(c: &mut Criterion) {
     c.bench_function("redeem verify (2 in, 1 change)", |bench| {
         bench.iter(|| verify_redeem(black_box(&r)).unwrap())
     });
+
+    // The largest transfer: 16 inputs, 16 outputs.
+    let keys: Vec<OwnerSecretKey> = (0..16).map(|_| OwnerSecretKey::random(&mut rng)).collect();
+    let recipients: Vec<Recipient> = keys.iter().map(|k| to(k, 10)).collect();
+    let big = mint(PROGRAM, &recipients, &mut rng).unwrap();
+    let inputs: Vec<OwnedNote> = big
+        .outputs
+        .iter()
+        .filter_map(|o| keys.iter().find_map(|k| OwnedNote::decrypt(&PROGRAM, o, k)))
+        .collect();
+    let t16 = transfer(PROGRAM, &inputs, &recipients, &mut rng).unwrap();
+    c.bench_function("transfer verify (16 in, 16 out)", |bench| {
+        bench.iter(|| verify_transfer(black_box(&t16)).unwrap())
+    });
 }
 
 criterion_group! {

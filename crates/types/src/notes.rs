@@ -789,4 +789,36 @@ mod tests {
         s.payee[0] ^= 1;
         assert_ne!(r.body_digest(), s.body_digest());
     }
+
+    proptest::proptest! {
+        /// Whatever a damaged encoding decodes to (usually an error), it re-encodes to
+        /// exactly the same bytes: decoding accepts one encoding per value.
+        #[test]
+        fn damaged_encodings_are_canonical_or_rejected(
+            which in 0usize..3,
+            flips in proptest::collection::vec((0usize..4000, proptest::prelude::any::<u8>()), 0..4),
+            cut in proptest::option::of(0usize..4000),
+        ) {
+            let mut bytes = match which {
+                0 => sample_mint().to_bytes(),
+                1 => sample_transfer().to_bytes(),
+                _ => sample_redeem(&[1, 2]).to_bytes(),
+            };
+            for (at, x) in flips {
+                let n = bytes.len();
+                bytes[at % n] ^= x;
+            }
+            if let Some(c) = cut {
+                bytes.truncate(c.min(bytes.len()));
+            }
+            let again = match which {
+                0 => Mint::from_bytes(&bytes).map(|v| v.to_bytes()),
+                1 => Transfer::from_bytes(&bytes).map(|v| v.to_bytes()),
+                _ => Redeem::from_bytes(&bytes).map(|v| v.to_bytes()),
+            };
+            if let Ok(again) = again {
+                proptest::prop_assert_eq!(again, bytes);
+            }
+        }
+    }
 }
