@@ -60,7 +60,7 @@ pub fn schema_field_matches(field: &Fr, schema_id: &SchemaId) -> bool {
 
 /// The date 1970-01-01, day 0.
 fn epoch() -> Date {
-    Date::from_ordinal_date(1970, 1).unwrap_or(Date::MIN)
+    time::macros::date!(1970 - 01 - 01)
 }
 
 /// Parses `YYYY-MM-DD` (exactly that shape) into days since 1970-01-01.

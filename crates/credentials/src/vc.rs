@@ -67,6 +67,52 @@ pub struct CredentialRecord {
     pub credential: Credential,
 }
 
+impl CredentialRecord {
+    /// Issues a credential: encodes `attributes` with `schema` (§3 of
+    /// specs/credentials.md), takes the schema's circuit element, draws a fresh salt,
+    /// and binds the holder's two commitments (made by the holder's wallet: the issuer
+    /// never sees the secrets). The leaf to append is `record.credential.commitment()`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn issue<R: rand::RngCore + rand::CryptoRng>(
+        schema: &Schema,
+        issuer: Did,
+        registry: RegistryId,
+        index: u64,
+        attributes: Map<String, Value>,
+        holder_commitment: Fr,
+        household_commitment: Fr,
+        issued_at: u32,
+        expiry: u32,
+        rng: &mut R,
+    ) -> Result<CredentialRecord, CredentialError> {
+        schema
+            .check_limits()
+            .map_err(|e| CredentialError::InvalidSchema(e.to_string()))?;
+        if expiry <= issued_at {
+            return Err(CredentialError::CredentialMismatch(
+                "the credential expires before it is issued".into(),
+            ));
+        }
+        let encoded = encode_attributes(schema, &attributes)?;
+        let credential = Credential::issue(
+            schema_field(&schema.id()),
+            encoded,
+            expiry,
+            issued_at,
+            holder_commitment,
+            household_commitment,
+            rng,
+        );
+        Ok(CredentialRecord {
+            issuer,
+            registry,
+            index,
+            attributes,
+            credential,
+        })
+    }
+}
+
 impl fmt::Debug for CredentialRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CredentialRecord")
@@ -86,6 +132,15 @@ pub struct ParsedCredential {
     pub schema: SchemaId,
     /// The registry leaf, recomputed from the contents and equal to the stated one.
     pub leaf: Fr,
+}
+
+impl ParsedCredential {
+    /// Whether the credential is valid at `unix_seconds`:
+    /// `validFrom <= t < validUntil`.
+    pub fn is_valid_at(&self, unix_seconds: u64) -> bool {
+        let c = &self.record.credential;
+        u64::from(c.issued_at) <= unix_seconds && unix_seconds < u64::from(c.expiry)
+    }
 }
 
 impl fmt::Debug for ParsedCredential {

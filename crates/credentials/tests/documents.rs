@@ -4,14 +4,11 @@
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde_json::{json, Value};
-use weft_circuits::{Credential, HolderSecrets};
+use weft_circuits::HolderSecrets;
 use weft_credentials::did::{did_document, method_id};
 use weft_credentials::integrity::{sign, verify, verify_with_keys};
 use weft_credentials::vc::{credential_document, verify_credential, CredentialRecord};
-use weft_credentials::{
-    encode_attributes, schema_field, verify_against_ledger, CredentialError, LedgerCheckError,
-    RegistryView,
-};
+use weft_credentials::{verify_against_ledger, CredentialError, LedgerCheckError, RegistryView};
 use weft_crypto::poseidon::Fr;
 use weft_crypto::registry::Registry;
 use weft_crypto::signing::OrganisationKey;
@@ -111,22 +108,19 @@ fn record(issuer: &Issuer, index: u64) -> CredentialRecord {
         label: "north".into(),
     }
     .id(&issuer.did);
-    let credential = Credential::issue(
-        schema_field(&schema.id()),
-        encode_attributes(&schema, &subject()).unwrap(),
-        (ISSUED_MS / 1000 + 365 * 86_400) as u32,
-        (ISSUED_MS / 1000) as u32,
-        secrets.holder_commitment(),
-        secrets.household_commitment(),
-        &mut rng,
-    );
-    CredentialRecord {
-        issuer: issuer.did,
+    CredentialRecord::issue(
+        &schema,
+        issuer.did,
         registry,
         index,
-        attributes: subject(),
-        credential,
-    }
+        subject(),
+        secrets.holder_commitment(),
+        secrets.household_commitment(),
+        (ISSUED_MS / 1000) as u32,
+        (ISSUED_MS / 1000 + 365 * 86_400) as u32,
+        &mut rng,
+    )
+    .unwrap()
 }
 
 fn signed(issuer: &Issuer, index: u64) -> Value {
@@ -209,6 +203,9 @@ fn round_trip_through_json_text_verifies() {
         assert_eq!(parsed.record.index, 3);
         assert_eq!(parsed.leaf, record(&i, 3).credential.commitment());
         assert_eq!(parsed.record.attributes, subject());
+        assert!(parsed.is_valid_at(ISSUED_MS / 1000));
+        assert!(!parsed.is_valid_at(ISSUED_MS / 1000 - 1));
+        assert!(!parsed.is_valid_at(ISSUED_MS / 1000 + 365 * 86_400));
     }
     verify_with_keys(&doc, &i.did, &i.keys).unwrap();
     // Debug never shows attributes or secrets.
