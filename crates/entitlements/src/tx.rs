@@ -310,9 +310,11 @@ fn verify_range(
 
 /// The excess blinding `k = Σ r_o − Σ r_i` and the excess `E = k·H`.
 fn excess(inputs: &[OwnedNote], outputs: &[(NoteOutput, Opening)]) -> (Scalar, [u8; 32]) {
-    let out: Scalar = outputs.iter().map(|(_, o)| o.blinding).sum();
-    let inp: Scalar = inputs.iter().map(|n| n.opening().blinding).sum();
+    let mut out: Scalar = outputs.iter().map(|(_, o)| o.blinding).sum();
+    let mut inp: Scalar = inputs.iter().map(|n| n.opening().blinding).sum();
     let k = out - inp;
+    out.zeroize();
+    inp.zeroize();
     let e = (pedersen_gens().B_blinding * k).compress().to_bytes();
     (k, e)
 }
