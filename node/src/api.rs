@@ -202,7 +202,7 @@ async fn json_errors(resp: Response) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|c| c.starts_with("application/json"));
+        .is_some_and(|c| c.starts_with("application/json") || c.contains("+json"));
     if is_json || !status.is_client_error() {
         return resp;
     }

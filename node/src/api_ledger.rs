@@ -287,12 +287,14 @@ fn pick_version(
                     format!("versionTime {t:?}: an RFC 3339 time ({e})"),
                 )
             })?;
-        let ms = at.unix_timestamp_nanos() / 1_000_000;
-        // The latest version whose milestone time is at or before the asked time.
+        // Metadata times are written to the second, so a time read off `created` or
+        // `updated` must find that version: compare whole seconds. The answer is the
+        // latest version made at or before the asked second.
+        let asked = at.unix_timestamp() as i128;
         let mut found = None;
         for v in 1..=current.version {
             match identity::did_version(state, did, v).map_err(storage)? {
-                Some(r) if (r.updated.timestamp as i128) <= ms => found = Some(r),
+                Some(r) if (r.updated.timestamp / 1000) as i128 <= asked => found = Some(r),
                 _ => break,
             }
         }
