@@ -266,23 +266,39 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("weft.toml");
         let member = dev_key("committee").public_key();
+        let authority = dev_key("authority").public_key();
+        let org = dev_key("organisation").public_key();
+        let head = "network_name = \"n\"\ndata_dir = \"d\"\napi = \"127.0.0.1:1\"\ncommittee_threshold = 1\n";
         std::fs::write(
             &path,
             format!(
-                "network_name = \"n\"\ndata_dir = \"d\"\napi = \"127.0.0.1:1\"\ncommittee_threshold = 1\ncommittee = [\"{member}\"]\n"
+                "{head}committee = [\"{member}\"]\nauthority = \"{authority}\"\norganisations = [\"{org}\"]\n"
             ),
         )
         .unwrap();
         let c = NodeConfig::from_file(&path).unwrap();
         assert_eq!(c.genesis.committee.members(), &[member]);
+        assert_eq!(c.genesis.authority, DidCreate::with_key(authority, 0));
+        assert_eq!(c.genesis.organisations[0].did, DidCreate::with_key(org, 0));
         assert_eq!(c.pow_difficulty, 16);
         std::fs::write(
             &path,
-            "network_name = \"n\"\ndata_dir = \"d\"\napi = \"127.0.0.1:1\"\ncommittee_threshold = 1\ncommittee = [\"zz\"]\n",
+            format!("{head}committee = [\"zz\"]\nauthority = \"{authority}\"\n"),
         )
         .unwrap();
         let e = NodeConfig::from_file(&path).unwrap_err().to_string();
         assert!(e.contains("committee"), "{e}");
+        // The authority is required, and must be a key.
+        std::fs::write(&path, format!("{head}committee = [\"{member}\"]\n")).unwrap();
+        let e = NodeConfig::from_file(&path).unwrap_err().to_string();
+        assert!(e.contains("authority"), "{e}");
+        std::fs::write(
+            &path,
+            format!("{head}committee = [\"{member}\"]\nauthority = \"xx\"\n"),
+        )
+        .unwrap();
+        let e = NodeConfig::from_file(&path).unwrap_err().to_string();
+        assert!(e.contains("authority"), "{e}");
         std::fs::write(&path, "network_name = 3").unwrap();
         assert!(matches!(
             NodeConfig::from_file(&path),
