@@ -334,6 +334,12 @@ pub fn parse_credential_document(
 
     let issued_at = get_time(document, "validFrom")?;
     let expiry = get_time(document, "validUntil")?;
+    if expiry <= issued_at {
+        return Err(CredentialError::malformed(
+            "validUntil",
+            "not after validFrom",
+        ));
+    }
     let attributes = get(document, "credentialSubject")?
         .as_object()
         .ok_or_else(|| CredentialError::malformed("credentialSubject", "not an object"))?

@@ -329,6 +329,14 @@ fn contents_must_open_the_leaf() {
         verify_credential(&d, &did_doc, &schema()),
         Err(CredentialError::LeafMismatch)
     ));
+    // ... and so is one that expires before it starts.
+    let mut doc = credential_document(&schema(), &record(&i, 3)).unwrap();
+    doc["validUntil"] = doc["validFrom"].clone();
+    let d = sign(&doc, &i.key, &method_id(&i.did, "key-1"), ISSUED_MS).unwrap();
+    assert!(matches!(
+        verify_credential(&d, &did_doc, &schema()),
+        Err(CredentialError::Malformed { .. })
+    ));
     // ... and so is one with another schema.
     let mut other = schema();
     other.version = "2.0".into();
