@@ -2,13 +2,22 @@
 //!
 //! Thin on purpose: typed requests and responses for the `/api/v1` routes, the node's
 //! JSON errors surfaced as [`ClientError::Api`] with their stable code, and the event
-//! stream as a `futures` stream of JSON values.
+//! stream as a `futures` stream of JSON values. The identity and registry routes come
+//! back as typed records: registry chunks as `weft_crypto::RegistryChunk`, registry
+//! proofs as `weft_ledger::RegistryProof` (the client sits below the node and above the
+//! ledger in the dependency order, so it reuses the ledger's own types).
 
 use futures_util::{SinkExt, Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
-use weft_types::{Block, BlockId, InclusionRoot, MilestoneId, MilestoneSignature, StateRoot};
+use weft_crypto::poseidon::fr_from_bytes_be;
+use weft_crypto::{Fr, RegistryChunk};
+use weft_ledger::{RecentRoot, RegistryProof};
+use weft_types::{
+    Block, BlockId, Did, InclusionRoot, Milestone, MilestoneId, MilestoneSignature, PublicKeyBytes,
+    RegistryId, Schema, SchemaId, StateRoot,
+};
 
 /// A client error.
 #[derive(Debug, thiserror::Error)]
@@ -388,4 +397,419 @@ impl Client {
 
 fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+// ---------------------------------------------------------------------------------
+// Identity and registry routes (issue 4).
+// ---------------------------------------------------------------------------------
+
+/// A DID Resolution result (`GET /api/v1/identifiers/{did}`), as the node serves it
+/// (`application/did-resolution+json`). A deactivated DID resolves too (HTTP 410).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DidResolution {
+    /// The DID document (`null` members only for a failed resolution).
+    pub did_document: Value,
+    /// `created`, `updated`, `versionId`, `deactivated`, `nextVersionId`, ...
+    #[serde(default)]
+    pub did_document_metadata: Value,
+    /// `contentType` (or `error`).
+    #[serde(default)]
+    pub did_resolution_metadata: Value,
+}
+
+impl DidResolution {
+    /// The resolved version (`didDocumentMetadata.versionId`, a decimal string).
+    pub fn version_id(&self) -> Option<u32> {
+        match &self.did_document_metadata["versionId"] {
+            Value::String(s) => s.parse().ok(),
+            Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+            _ => None,
+        }
+    }
+
+    /// Whether the DID is deactivated.
+    pub fn deactivated(&self) -> bool {
+        self.did_document_metadata["deactivated"]
+            .as_bool()
+            .unwrap_or(false)
+    }
+}
+
+/// Which version of a DID to resolve.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DidVersion {
+    /// The current version.
+    #[default]
+    Latest,
+    /// A version number (`?versionId=N`).
+    Id(u32),
+    /// The version valid at an RFC 3339 time (`?versionTime=...`).
+    Time(String),
+}
+
+/// An organisation's accreditation (`GET /api/v1/organisations/{did}`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganisationInfo {
+    /// The DID.
+    pub did: Did,
+    /// Roles: `issuer`, `distributionPoint`.
+    pub roles: Vec<String>,
+    /// Whether it is the accreditation authority.
+    pub authority: bool,
+    /// Whether its DID is deactivated.
+    pub deactivated: bool,
+}
+
+/// A distribution point's device key (`GET /api/v1/devices/{key}`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceInfo {
+    /// The key.
+    pub key: PublicKeyBytes,
+    /// The distribution point's DID.
+    pub point: Did,
+    /// Whether it is active.
+    pub active: bool,
+    /// The milestone of its last change.
+    pub milestone: u32,
+}
+
+/// A published schema (`GET /api/v1/schemas/{id}`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SchemaInfo {
+    /// The schema id.
+    pub id: SchemaId,
+    /// The publishing organisation.
+    pub publisher: Did,
+    /// When it was published (`{milestone, timestamp}`).
+    pub published: Value,
+    /// The schema.
+    pub schema: Schema,
+}
+
+/// A registry record (`GET /api/v1/registries[/{id}]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryInfo {
+    /// The registry id.
+    pub id: RegistryId,
+    /// The issuer's DID.
+    pub issuer: Did,
+    /// The schema of its credentials.
+    pub schema: SchemaId,
+    /// Tree depth.
+    pub depth: u8,
+    /// Chunk size exponent.
+    pub chunk_bits: u8,
+    /// Label.
+    pub label: String,
+    /// Leaves appended so far (its size; revoked ones included).
+    pub issued: u64,
+    /// Leaves revoked.
+    pub revoked: u64,
+    /// Number of chunks.
+    pub chunks: u64,
+    /// The current root (`0x` + 64 hex digits, a BN254 element big-endian).
+    pub root: String,
+    /// When it was created (`{milestone, timestamp}`).
+    pub created: Value,
+    /// Recent roots (single-registry answers only).
+    #[serde(default)]
+    pub recent_roots: Option<Vec<RecentRoot>>,
+}
+
+impl RegistryInfo {
+    /// The root as a field element.
+    pub fn root_fr(&self) -> Result<Fr, ClientError> {
+        parse_fr(&self.root)
+    }
+}
+
+/// A registry chunk with the registry root and the milestone it was read at
+/// (`GET /api/v1/registries/{id}/chunks/{index}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkInfo {
+    /// The chunk (all `2^k` leaves and the siblings above it).
+    pub chunk: RegistryChunk,
+    /// The registry root when read.
+    pub root: Fr,
+    /// The latest milestone when read.
+    pub milestone: u32,
+}
+
+/// A registry's recent roots proven against a certified milestone's state root
+/// (`GET /api/v1/registries/{id}/proof`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryProofInfo {
+    /// The proof.
+    pub proof: RegistryProof,
+    /// The milestone whose state root it is against.
+    pub milestone: Milestone,
+    /// The block that carries the milestone.
+    pub milestone_block_id: BlockId,
+}
+
+/// A confirmed block's ledger outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerOutcome {
+    /// Its payload took effect.
+    Applied {
+        /// The confirming milestone.
+        milestone: u32,
+    },
+    /// Confirmed, but its payload had no effect.
+    Conflicting {
+        /// The confirming milestone.
+        milestone: u32,
+        /// The stable reason name (for example `wrongFirstIndex`).
+        reason: String,
+        /// The reason as a sentence.
+        description: String,
+    },
+}
+
+impl LedgerOutcome {
+    /// Whether the payload took effect.
+    pub fn is_applied(&self) -> bool {
+        matches!(self, LedgerOutcome::Applied { .. })
+    }
+
+    /// The outcome of confirmed metadata (`None` while pending).
+    pub fn of(meta: &BlockMetadata) -> Option<LedgerOutcome> {
+        let milestone = meta.referenced_by_milestone?;
+        Some(match &meta.conflict {
+            Some(c) if meta.ledger_outcome == "conflicting" => LedgerOutcome::Conflicting {
+                milestone,
+                reason: c.reason.clone(),
+                description: c.description.clone(),
+            },
+            None if meta.ledger_outcome == "conflicting" => LedgerOutcome::Conflicting {
+                milestone,
+                reason: "unknown".into(),
+                description: String::new(),
+            },
+            _ => LedgerOutcome::Applied { milestone },
+        })
+    }
+}
+
+/// Parses a `0x`-prefixed 32-byte big-endian field element.
+pub fn parse_fr(s: &str) -> Result<Fr, ClientError> {
+    let hex = s.strip_prefix("0x").unwrap_or(s);
+    let mut bytes = [0u8; 32];
+    if hex.len() != 64 {
+        return Err(ClientError::Decode(format!(
+            "field element {s:?}: 64 hex digits expected"
+        )));
+    }
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2).unwrap_or("zz"), 16)
+            .map_err(|_| ClientError::Decode(format!("field element {s:?}: not hex")))?;
+    }
+    fr_from_bytes_be(&bytes).map_err(|e| ClientError::Decode(format!("field element {s:?}: {e}")))
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Client {
+    /// `GET /api/v1/identifiers/{did}[?versionId=N|versionTime=T]`: DID Resolution.
+    /// A deactivated DID answers its (empty) document; a DID not found, an invalid DID
+    /// or option is [`ClientError::Api`] with the resolution error as `code`.
+    pub async fn resolve_did(
+        &self,
+        did: &Did,
+        version: &DidVersion,
+    ) -> Result<DidResolution, ClientError> {
+        let query = match version {
+            DidVersion::Latest => String::new(),
+            DidVersion::Id(n) => format!("?versionId={n}"),
+            DidVersion::Time(t) => format!("?versionTime={}", percent_encode(t)),
+        };
+        let resp = self
+            .http
+            .get(format!("{}/api/v1/identifiers/{did}{query}", self.base))
+            .send()
+            .await?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await?;
+        if status == 200 || status == 410 {
+            return serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()));
+        }
+        let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Err(ClientError::Api {
+            status,
+            code: v["didResolutionMetadata"]["error"]
+                .as_str()
+                .or_else(|| v["error"]["code"].as_str())
+                .unwrap_or("unknown")
+                .to_string(),
+            message: v["didResolutionMetadata"]["errorMessage"]
+                .as_str()
+                .or_else(|| v["error"]["message"].as_str())
+                .unwrap_or_default()
+                .to_string(),
+        })
+    }
+
+    /// `GET /api/v1/organisations/{did}`.
+    pub async fn organisation(&self, did: &Did) -> Result<OrganisationInfo, ClientError> {
+        self.get(&format!("/api/v1/organisations/{did}")).await
+    }
+
+    /// `GET /api/v1/devices/{key}`.
+    pub async fn device(&self, key: &PublicKeyBytes) -> Result<DeviceInfo, ClientError> {
+        self.get(&format!("/api/v1/devices/{}", key.to_hex())).await
+    }
+
+    /// `GET /api/v1/schemas/{id}`.
+    pub async fn schema(&self, id: &SchemaId) -> Result<SchemaInfo, ClientError> {
+        self.get(&format!("/api/v1/schemas/{}", id.to_hex())).await
+    }
+
+    /// `GET /api/v1/registries[?issuer=DID]`.
+    pub async fn registries(&self, issuer: Option<&Did>) -> Result<Vec<RegistryInfo>, ClientError> {
+        #[derive(Deserialize)]
+        struct List {
+            registries: Vec<RegistryInfo>,
+        }
+        let path = match issuer {
+            Some(d) => format!(
+                "/api/v1/registries?issuer={}",
+                percent_encode(&d.to_string())
+            ),
+            None => "/api/v1/registries".to_string(),
+        };
+        Ok(self.get::<List>(&path).await?.registries)
+    }
+
+    /// `GET /api/v1/registries/{id}` (with its recent roots).
+    pub async fn registry(&self, id: &RegistryId) -> Result<RegistryInfo, ClientError> {
+        self.get(&format!("/api/v1/registries/{}", id.to_hex()))
+            .await
+    }
+
+    /// `GET /api/v1/registries/{id}/chunks/{index}`: the whole chunk, parsed.
+    pub async fn chunk(&self, id: &RegistryId, index: u64) -> Result<ChunkInfo, ClientError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            k: u8,
+            index: u64,
+            leaves: Vec<String>,
+            siblings: Vec<String>,
+            root: String,
+            milestone: u32,
+        }
+        let raw: Raw = self
+            .get(&format!(
+                "/api/v1/registries/{}/chunks/{index}",
+                id.to_hex()
+            ))
+            .await?;
+        let leaves = raw
+            .leaves
+            .iter()
+            .map(|s| parse_fr(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let siblings = raw
+            .siblings
+            .iter()
+            .map(|s| parse_fr(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ChunkInfo {
+            chunk: RegistryChunk {
+                k: raw.k,
+                index: raw.index,
+                leaves,
+                siblings,
+            },
+            root: parse_fr(&raw.root)?,
+            milestone: raw.milestone,
+        })
+    }
+
+    /// `GET /api/v1/registries/{id}/proof`.
+    pub async fn registry_proof(&self, id: &RegistryId) -> Result<RegistryProofInfo, ClientError> {
+        self.get(&format!("/api/v1/registries/{}/proof", id.to_hex()))
+            .await
+    }
+
+    /// Waits until the block is confirmed (polling, at most `timeout`) and returns its
+    /// ledger outcome: applied, or conflicting with the reason.
+    pub async fn wait_outcome(
+        &self,
+        id: &BlockId,
+        timeout: std::time::Duration,
+    ) -> Result<LedgerOutcome, ClientError> {
+        let meta = self.wait_confirmed(id, timeout).await?;
+        LedgerOutcome::of(&meta)
+            .ok_or_else(|| ClientError::Decode(format!("block {id} confirmed without milestone")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_elements_parse_strictly() {
+        let one = format!("0x{}01", "00".repeat(31));
+        assert_eq!(parse_fr(&one).ok(), Some(Fr::from(1u64)));
+        assert!(parse_fr("0x01").is_err());
+        assert!(parse_fr(&format!("0x{}", "ff".repeat(32))).is_err());
+        assert!(parse_fr(&format!("0x{}zz", "00".repeat(31))).is_err());
+    }
+
+    #[test]
+    fn outcomes_read_metadata() {
+        let mut meta: BlockMetadata = serde_json::from_value(serde_json::json!({
+            "blockId": format!("0x{}", "11".repeat(32)),
+            "solid": true, "referencedByMilestone": 7, "whiteFlagIndex": 0,
+            "ledgerOutcome": "conflicting",
+            "conflict": {"code": 9, "reason": "wrongFirstIndex", "description": "x"},
+            "arrivalTime": 1, "confirmationTime": 2
+        }))
+        .expect("metadata");
+        assert!(matches!(
+            LedgerOutcome::of(&meta),
+            Some(LedgerOutcome::Conflicting { milestone: 7, ref reason, .. }) if reason == "wrongFirstIndex"
+        ));
+        meta.ledger_outcome = "applied".into();
+        meta.conflict = None;
+        assert_eq!(
+            LedgerOutcome::of(&meta),
+            Some(LedgerOutcome::Applied { milestone: 7 })
+        );
+        meta.referenced_by_milestone = None;
+        assert_eq!(LedgerOutcome::of(&meta), None);
+    }
+
+    #[test]
+    fn resolution_reads_version() {
+        let r: DidResolution = serde_json::from_value(serde_json::json!({
+            "didDocument": {"id": "did:weft:x"},
+            "didDocumentMetadata": {"versionId": "3", "deactivated": false},
+            "didResolutionMetadata": {}
+        }))
+        .expect("resolution");
+        assert_eq!(r.version_id(), Some(3));
+        assert!(!r.deactivated());
+        assert_eq!(
+            percent_encode("2026-11-25T10:00:00Z"),
+            "2026-11-25T10%3A00%3A00Z"
+        );
+    }
 }
