@@ -121,7 +121,9 @@ fn derive(tag: &[u8], seed: &[u8]) -> Fr {
     h.update([0u8]);
     h.update(seed);
     let mut digest = Zeroizing::new([0u8; 64]);
-    digest.copy_from_slice(&h.finalize());
+    h.finalize_into(blake2::digest::generic_array::GenericArray::from_mut_slice(
+        digest.as_mut(),
+    ));
     Fr::from_le_bytes_mod_order(digest.as_ref())
 }
 

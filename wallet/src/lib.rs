@@ -19,6 +19,7 @@
 //! - [`qr`]: QR codes for the terminal and as PNG, and reading one back from a PNG.
 //! - [`wallet`]: [`Wallet`], the unlocked wallet tying it all together.
 //! - `file` (not on wasm): the atomic file storage the CLI uses.
+//! - [`measure`]: the performance report and its fixture.
 //!
 //! The core takes its randomness (`RngCore + CryptoRng`), its clock (`now` arguments) and
 //! its storage from the caller, so it builds for `wasm32-unknown-unknown`.
@@ -27,6 +28,7 @@ pub mod enrol;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod file;
 pub mod keys;
+pub mod measure;
 pub mod model;
 pub mod prove;
 pub mod qr;

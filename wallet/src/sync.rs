@@ -55,7 +55,6 @@ pub const MAX_K: u8 = 16;
 
 /// One registry chunk as the node serves it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ChunkResponse {
     /// The registry id.
     pub registry: RegistryId,

@@ -265,3 +265,82 @@ fn import_sync_prove_round_trip() {
     ));
     assert!(e.contains("QR code") || e.contains("PNG"), "{e}");
 }
+
+/// A one-shot HTTP server on loopback answering every GET with `body`; returns its URL
+/// and the paths asked for.
+fn serve(body: Vec<u8>, requests: usize) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let h = std::thread::spawn(move || {
+        let mut paths = Vec::new();
+        for _ in 0..requests {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(&s);
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            paths.push(line.split_whitespace().nth(1).unwrap_or("").to_string());
+            // Read the rest of the request head before answering.
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap() == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            let head = format!(
+                "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            s.write_all(head.as_bytes()).unwrap();
+            s.write_all(&body).unwrap();
+        }
+        paths
+    });
+    (url, h)
+}
+
+#[test]
+fn sync_from_a_node_fetches_whole_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pin = [("WEFT_WALLET_PIN", "1234")];
+    let out = ok(&run(d, &["init", "--insecure-test-kdf"], "", &pin));
+    let e: weft_wallet::Enrolment = serde_json::from_str(&enrolment(&out)).unwrap();
+    let fx = issue(&e, 12);
+    std::fs::write(d.join("cred.json"), serde_json::to_vec(&fx.cred).unwrap()).unwrap();
+    std::fs::write(d.join("issuers.json"), issuers_only(&fx).to_json()).unwrap();
+    ok(&run(d, &["sync", "--file", "issuers.json"], "", &pin));
+    ok(&run(d, &["credentials", "import", "cred.json"], "", &pin));
+    let answer = serde_json::to_vec(&chunk(&fx, fx.index, 9)).unwrap();
+    let (url, server) = serve(answer, 1);
+    let k = K.to_string();
+    let out = ok(&run(
+        d,
+        &["sync", "--node", &url, "--chunk-bits", &k],
+        "",
+        &pin,
+    ));
+    assert!(out.contains("1 credential path(s) refreshed"), "{out}");
+    let paths = server.join().unwrap();
+    assert_eq!(
+        paths,
+        vec![format!(
+            "/api/v1/registries/{}/chunks/{}",
+            fx.id,
+            fx.index >> K
+        )]
+    );
+    // A node with another chunk size: a clear error, nothing changed.
+    let answer = serde_json::to_vec(&chunk(&fx, fx.index, 10)).unwrap();
+    let (url, server) = serve(answer, 1);
+    let e = err(&run(
+        d,
+        &["sync", "--node", &url, "--chunk-bits", "3"],
+        "",
+        &pin,
+    ));
+    assert!(e.contains("--chunk-bits 4"), "{e}");
+    server.join().unwrap();
+    let list = ok(&run(d, &["credentials", "list"], "", &pin));
+    assert!(list.contains("milestone 9"), "{list}");
+}

@@ -64,11 +64,17 @@ enum Command {
         #[command(subcommand)]
         command: CredentialsCommand,
     },
-    /// Refresh registry roots and credential paths from a sync file.
+    /// Refresh registry roots and credential paths from a sync file or a node.
     Sync {
         /// A sync file carried by a distribution point (JSON).
+        #[arg(long, conflicts_with = "node", required_unless_present = "node")]
+        file: Option<PathBuf>,
+        /// A node's API (http://host:port): the chunks holding the wallet's leaves.
         #[arg(long)]
-        file: PathBuf,
+        node: Option<String>,
+        /// log2 of the node's chunk size.
+        #[arg(long, default_value_t = 10)]
+        chunk_bits: u8,
     },
     /// Answer a presentation request with an eligibility proof.
     Prove {
@@ -90,6 +96,18 @@ enum Command {
     },
     /// Set or replace the duress PIN (it opens an empty decoy wallet).
     Duress,
+    /// Measure unlock, chunk sync and proving (a throw-away wallet in memory).
+    Bench {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Runs per measurement (medians are reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// A proving key (default: development keys made on the spot).
+        #[arg(long)]
+        proving_key: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -405,11 +423,21 @@ fn run(cli: &Cli) -> Result<()> {
                 Ok(())
             }
         },
-        Command::Sync { file } => {
-            let bytes =
-                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-            let bundle = SyncBundle::from_json(&bytes)?;
+        Command::Sync {
+            file,
+            node,
+            chunk_bits,
+        } => {
             let mut w = open(&cli.wallet, &mut input)?;
+            let bundle = match (file, node) {
+                (Some(file), _) => {
+                    let bytes = std::fs::read(file)
+                        .with_context(|| format!("cannot read {}", file.display()))?;
+                    SyncBundle::from_json(&bytes)?
+                }
+                (None, Some(node)) => fetch_chunks(node, *chunk_bits, w.credentials())?,
+                (None, None) => bail!("pass --file FILE or --node URL"),
+            };
             let r = w.sync(&bundle, &mut OsRng)?;
             println!(
                 "Synced: {} registry root(s) updated, {} credential path(s) refreshed, {} program(s), {} issuer(s) known.",
@@ -464,6 +492,39 @@ fn run(cli: &Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Bench {
+            json,
+            runs,
+            proving_key,
+        } => {
+            let pk = match proving_key {
+                Some(p) => {
+                    Some(std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?)
+                }
+                None => None,
+            };
+            let r = weft_wallet::measure::run(KdfParams::RECOMMENDED, pk.as_deref(), *runs)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "unlock {:.0} ms (Argon2id m={} KiB, t={}, p={}), sync one chunk {:.1} ms, \
+                     load keys {:.0} ms, prove end to end {:.0} ms ({} threads, depth {}), \
+                     presentation {} bytes",
+                    r.unlock_ms,
+                    r.argon2_m_kib,
+                    r.argon2_t,
+                    r.argon2_p,
+                    r.sync_chunk_ms,
+                    r.load_keys_ms,
+                    r.prove_end_to_end_ms,
+                    r.threads,
+                    r.depth,
+                    r.presentation_bytes
+                );
+            }
+            Ok(())
+        }
         Command::Duress => {
             let mut w = open(&cli.wallet, &mut input)?;
             let d = input.secret("WEFT_WALLET_DURESS_PIN", "Duress PIN")?;
@@ -472,6 +533,90 @@ fn run(cli: &Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The chunks that hold the wallet's leaves, one request per chunk (never per leaf).
+fn fetch_chunks(node: &str, k: u8, creds: &[StoredCredential]) -> Result<SyncBundle> {
+    if k > weft_wallet::sync::MAX_K {
+        bail!("--chunk-bits above {}", weft_wallet::sync::MAX_K);
+    }
+    let mut wanted: Vec<(weft_wallet::RegistryId, u64)> = creds
+        .iter()
+        .filter(|c| !c.revoked)
+        .map(|c| (c.registry, c.leaf_index >> k))
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    let mut bundle = SyncBundle::new();
+    for (registry, index) in wanted {
+        let url = format!(
+            "{}/api/v1/registries/{registry}/chunks/{index}",
+            node.trim_end_matches('/')
+        );
+        let body = http_get(&url)?;
+        let chunk = weft_wallet::ChunkResponse::from_json(&body)
+            .with_context(|| format!("answer of {url}"))?;
+        if chunk.k != k || chunk.index != index || chunk.registry != registry {
+            bail!(
+                "the node answered chunk {} of 2^{} leaves of registry {}; pass --chunk-bits {}",
+                chunk.index,
+                chunk.k,
+                chunk.registry,
+                chunk.k
+            );
+        }
+        bundle.chunks.push(chunk);
+    }
+    Ok(bundle)
+}
+
+/// A plain HTTP/1.0 GET (the node's API on a local or camp network; no TLS).
+fn http_get(url: &str) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let rest = url
+        .strip_prefix("http://")
+        .context("only http:// node URLs are supported")?;
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let mut s =
+        std::net::TcpStream::connect(host).with_context(|| format!("cannot reach {host}"))?;
+    let timeout = Some(std::time::Duration::from_secs(30));
+    s.set_read_timeout(timeout)?;
+    s.set_write_timeout(timeout)?;
+    let request = format!(
+        "GET {path} HTTP/1.0\r\nHost: {host}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(request.as_bytes())?;
+    let mut raw = Vec::new();
+    s.take(32 * 1024 * 1024)
+        .read_to_end(&mut raw)
+        .with_context(|| format!("reading {url}"))?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .context("malformed HTTP answer")?;
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let body = raw[split + 4..].to_vec();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse::<u16>().ok())
+        .context("malformed HTTP status line")?;
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        bail!("the node answered with chunked encoding to an HTTP/1.0 request");
+    }
+    if status != 200 {
+        bail!(
+            "{url}: HTTP {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        );
+    }
+    Ok(body)
 }
 
 /// The interim credential form: the wallet's own [`StoredCredential`] JSON, until the
