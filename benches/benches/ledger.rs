@@ -22,6 +22,7 @@ fn bench(c: &mut Criterion) {
         authority: weft_types::DidCreate::with_key(member.public_key(), 1),
         organisations: vec![weft_ledger::GenesisOrganisation::with_key(org.public_key())],
         recent_roots: 64,
+        eligibility_key: None,
     };
     let (diff, commitment) = Ledger::genesis_state(&genesis);
     let mut state = MemoryState::default();
@@ -45,7 +46,7 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("apply_milestone_10k_anchors", |b| {
         b.iter(|| {
-            Ledger.apply_milestone(
+            Ledger::default().apply_milestone(
                 &state,
                 commitment,
                 MilestoneContext {

@@ -207,6 +207,21 @@ pub fn prepared_verifying_key_from_bytes(
     Ok(prepare_verifying_key(&vk))
 }
 
+/// The public seed of the dev network's keys (`weft-zk setup` and `weft-node run --dev`).
+/// Anyone can derive them, so they protect nothing: production keys come from a
+/// multi-party ceremony (specs/circuits.md §6).
+pub const DEV_SETUP_SEED: &[u8] = b"weft-dev-setup";
+
+/// The dev network's keys at the default depth, made once per process (about 0.6 s).
+pub fn dev_keys() -> Result<&'static Keys, CircuitError> {
+    static KEYS: std::sync::OnceLock<Keys> = std::sync::OnceLock::new();
+    if let Some(k) = KEYS.get() {
+        return Ok(k);
+    }
+    let k = setup(DEV_SETUP_SEED, crate::DEFAULT_DEPTH)?;
+    Ok(KEYS.get_or_init(|| k))
+}
+
 /// Proves `circuit` after checking natively that its witness satisfies its statement.
 pub fn prove<R: RngCore + CryptoRng>(
     keys: &Keys,

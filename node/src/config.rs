@@ -80,6 +80,10 @@ pub struct ConfigFile {
     /// each a one-key DID (hex Ed25519 public keys); others are accredited on the ledger.
     #[serde(default)]
     pub organisations: Vec<String>,
+    /// File holding the eligibility circuit's compressed verifying key (from the
+    /// network's ceremony); without it the network refuses every claim.
+    #[serde(default)]
+    pub eligibility_key: Option<PathBuf>,
     /// Milestone interval (ms), default 1000.
     #[serde(default = "default_interval")]
     pub milestone_interval_ms: u64,
@@ -156,6 +160,17 @@ fn parse_keys(field: &'static str, keys: &[String]) -> Result<Vec<PublicKeyBytes
         .collect()
 }
 
+/// The dev network's eligibility verifying key (from the public dev setup seed).
+pub fn dev_eligibility_key() -> Option<Vec<u8>> {
+    match weft_circuits::groth16::dev_keys() {
+        Ok(k) => Some(k.verifying_key_bytes()),
+        Err(e) => {
+            tracing::error!(error = %e, "dev eligibility keys failed; claims will be refused");
+            None
+        }
+    }
+}
+
 impl NodeConfig {
     /// The dev network: one-member committee and one organisation with well-known keys.
     pub fn dev(data_dir: PathBuf, api: SocketAddr) -> NodeConfig {
@@ -172,6 +187,7 @@ impl NodeConfig {
                     dev_key("organisation").public_key(),
                 )],
                 recent_roots: weft_ledger::registry::DEFAULT_RECENT_ROOTS,
+                eligibility_key: dev_eligibility_key(),
             },
             milestone_interval_ms: 1000,
             pow_difficulty: 0,
@@ -243,6 +259,15 @@ impl NodeConfig {
                     .map(GenesisOrganisation::with_key)
                     .collect(),
                 recent_roots: weft_ledger::registry::DEFAULT_RECENT_ROOTS,
+                eligibility_key: match &file.eligibility_key {
+                    None => None,
+                    Some(path) => {
+                        Some(std::fs::read(path).map_err(|source| ConfigError::Read {
+                            path: path.clone(),
+                            source,
+                        })?)
+                    }
+                },
             },
             milestone_interval_ms: file.milestone_interval_ms,
             pow_difficulty: file.pow_difficulty,

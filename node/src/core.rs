@@ -204,6 +204,8 @@ pub struct NodeInner {
     received_since_milestone: AtomicU64,
     /// When the node started.
     pub started: Instant,
+    /// The ledger rules of this network (with its eligibility verifying key).
+    ledger: Ledger,
 }
 
 /// A running node (cheap to clone).
@@ -295,7 +297,9 @@ impl Node {
         )?;
         let (events, _) = broadcast::channel(4096);
         let (tx, rx) = mpsc::channel(65_536);
+        let ledger = Ledger::new(&config.genesis)?;
         let inner = Arc::new(NodeInner {
+            ledger,
             network_id: config.genesis.network_id(),
             config,
             store,
@@ -651,7 +655,7 @@ impl NodeInner {
         drop(chain);
 
         let refs: Vec<(BlockId, &Block)> = blocks.iter().map(|(id, b)| (*id, b.as_ref())).collect();
-        let outcome = Ledger.apply_milestone(
+        let outcome = self.ledger.apply_milestone(
             &AnchorFilteredState {
                 store: self.store.as_ref(),
                 anchors: &anchors,

@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 pub mod attributes;
+pub mod claim;
 pub mod datetime;
 pub mod did;
 mod error;

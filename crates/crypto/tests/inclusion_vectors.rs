@@ -100,6 +100,7 @@ fn genesis() -> Genesis {
         authority: DidCreate::with_key(authority().public_key(), 0),
         organisations: vec![GenesisOrganisation::with_key(org().public_key())],
         recent_roots: 64,
+        eligibility_key: None,
     }
 }
 
@@ -423,7 +424,7 @@ fn first_milestone_ledger_vector() {
         blake2b256(&[b"weft/anchor/v1", &[14], b"procurement/v1", &[0xab; 32]])
     );
 
-    let out = Ledger
+    let out = Ledger::default()
         .apply_milestone(
             &state,
             commitment,

@@ -34,6 +34,7 @@ fn world(recent_roots: u32) -> World {
         authority: DidCreate::with_key(authority.public_key(), 0),
         organisations: vec![GenesisOrganisation::with_key(agency.public_key())],
         recent_roots,
+        eligibility_key: None,
     };
     let (diff, commitment) = Ledger::genesis_state(&genesis);
     let mut state = MemoryState::default();
@@ -60,7 +61,7 @@ impl World {
     fn apply(&mut self, blocks: &[Block]) -> MilestoneOutcome {
         self.index += 1;
         let list: Vec<(BlockId, &Block)> = blocks.iter().map(|b| (b.id(), b)).collect();
-        let out = Ledger
+        let out = Ledger::default()
             .apply_milestone(
                 &self.state,
                 self.commitment,

@@ -12,6 +12,7 @@
 //! programs, claims, notes) are new arms of [`Ledger::apply_payload`] with their own keys;
 //! the interface does not change.
 
+pub mod claims;
 pub mod identity;
 pub mod registry;
 mod state;
@@ -21,6 +22,7 @@ use std::collections::BTreeSet;
 use state::Overlay;
 pub use state::{state_element, MemoryState, StateDiff, StateError, StateRead};
 
+pub use claims::{ClaimCounts, ClaimVerifier, ProgramRecord};
 pub use identity::{check_issuer, may_sign_blocks, DidRecord, KeyRecord, Stamp};
 pub use registry::{RecentRoot, RegistryProof, RegistryProofError, RegistryRecord, SchemaRecord};
 
@@ -38,7 +40,7 @@ pub const STATE_ROOT_DOMAIN: &[u8] = b"weft/state-root/v2";
 /// Ledger keys. Each is a short ASCII namespace followed by binary parts; the list is in
 /// `specs/protocol.md` §7.
 pub mod keys {
-    use weft_types::{Did, PublicKeyBytes, RegistryId, SchemaId};
+    use weft_types::{Did, ProgramId, PublicKeyBytes, RegistryId, SchemaId};
 
     /// Network name (genesis).
     pub const NETWORK: &[u8] = b"genesis/network";
@@ -108,6 +110,46 @@ pub mod keys {
     /// The leaves of one chunk of a registry.
     pub fn registry_chunk(id: &RegistryId, chunk: u64) -> Vec<u8> {
         [b"regchunk/".as_slice(), &id.0, &chunk.to_be_bytes()].concat()
+    }
+
+    /// An aid program.
+    pub fn program(id: &ProgramId) -> Vec<u8> {
+        [b"program/".as_slice(), id.bytes()].concat()
+    }
+
+    /// A used nullifier of a program round (u32 BE round).
+    pub fn nullifier(program: &ProgramId, round: u32, nullifier: &[u8; 32]) -> Vec<u8> {
+        [
+            b"nullifier/".as_slice(),
+            program.bytes(),
+            &round.to_be_bytes(),
+            nullifier,
+        ]
+        .concat()
+    }
+
+    /// Namespace of a program round's used nullifiers.
+    pub fn nullifier_prefix(program: &ProgramId, round: u32) -> Vec<u8> {
+        [
+            b"nullifier/".as_slice(),
+            program.bytes(),
+            &round.to_be_bytes(),
+        ]
+        .concat()
+    }
+
+    /// Claim counts of a program round, per point or (`None`) in total.
+    pub fn claim_counts(program: &ProgramId, round: u32, point: Option<&Did>) -> Vec<u8> {
+        let mut k = [b"claims/".as_slice(), program.bytes(), &round.to_be_bytes()].concat();
+        if let Some(p) = point {
+            k.extend_from_slice(&p.0);
+        }
+        k
+    }
+
+    /// The points that recorded claims in a program round (ascending DIDs).
+    pub fn round_points(program: &ProgramId, round: u32) -> Vec<u8> {
+        [b"points/".as_slice(), program.bytes(), &round.to_be_bytes()].concat()
     }
 
     /// An inner node of a registry at a height at or above its chunks.
@@ -186,10 +228,33 @@ pub enum ConflictReason {
     LeafOutOfRange,
     /// A revoked index was revoked already.
     AlreadyRevoked,
+    /// The program's policy or tiers do not compile (a constant outside the field, an
+    /// impossible slot).
+    InvalidProgram,
+    /// The program exists already.
+    ProgramExists,
+    /// No such program.
+    UnknownProgram,
+    /// The program has no such round.
+    UnknownRound,
+    /// The claim was made outside the round, or reached the ledger after its grace.
+    RoundClosed,
+    /// The point is not one of the program's.
+    PointNotAllowed,
+    /// The device's signature over the claim does not verify.
+    InvalidDeviceSignature,
+    /// The registry's issuer or schema is not accepted by the program.
+    IssuerNotAccepted,
+    /// The root is not among the registry's recent roots.
+    StaleRoot,
+    /// The eligibility proof does not verify (or its disclosures are not the program's).
+    InvalidProof,
+    /// The household already claimed in this round.
+    NullifierUsed,
 }
 
 /// Every reason, in code order (code = position + 1).
-const REASONS: [ConflictReason; 25] = [
+const REASONS: [ConflictReason; 36] = [
     ConflictReason::UnknownIssuer,
     ConflictReason::DuplicateAnchor,
     ConflictReason::AnonymousNotAllowed,
@@ -215,6 +280,17 @@ const REASONS: [ConflictReason; 25] = [
     ConflictReason::InvalidLeaf,
     ConflictReason::LeafOutOfRange,
     ConflictReason::AlreadyRevoked,
+    ConflictReason::InvalidProgram,
+    ConflictReason::ProgramExists,
+    ConflictReason::UnknownProgram,
+    ConflictReason::UnknownRound,
+    ConflictReason::RoundClosed,
+    ConflictReason::PointNotAllowed,
+    ConflictReason::InvalidDeviceSignature,
+    ConflictReason::IssuerNotAccepted,
+    ConflictReason::StaleRoot,
+    ConflictReason::InvalidProof,
+    ConflictReason::NullifierUsed,
 ];
 
 impl ConflictReason {
@@ -274,6 +350,21 @@ impl ConflictReason {
             ConflictReason::InvalidLeaf => "a leaf is zero or not a canonical field element",
             ConflictReason::LeafOutOfRange => "a revoked index was never issued",
             ConflictReason::AlreadyRevoked => "a revoked index was revoked already",
+            ConflictReason::InvalidProgram => "the program's policy or tiers do not compile",
+            ConflictReason::ProgramExists => "the program exists already",
+            ConflictReason::UnknownProgram => "no such program",
+            ConflictReason::UnknownRound => "the program has no such round",
+            ConflictReason::RoundClosed => {
+                "the claim was made outside the round, or arrived after its grace period"
+            }
+            ConflictReason::PointNotAllowed => "the distribution point is not one of the program's",
+            ConflictReason::InvalidDeviceSignature => "the device signature does not verify",
+            ConflictReason::IssuerNotAccepted => {
+                "the credential's issuer or schema is not accepted by the program"
+            }
+            ConflictReason::StaleRoot => "the registry root is older than the recent window",
+            ConflictReason::InvalidProof => "the eligibility proof does not verify",
+            ConflictReason::NullifierUsed => "the household already claimed in this round",
         }
     }
 }
@@ -317,6 +408,9 @@ pub enum LedgerError {
     /// Reading the previous state failed.
     #[error(transparent)]
     State(#[from] StateError),
+    /// The genesis cannot be used.
+    #[error("genesis: {0}")]
+    Genesis(String),
 }
 
 /// The genesis: what the ledger holds before milestone 1.
@@ -336,6 +430,27 @@ pub struct Genesis {
     /// How many recent roots each registry keeps (64 unless set).
     #[serde(default = "default_recent_roots")]
     pub recent_roots: u32,
+    /// The eligibility circuit's verifying key (compressed, hex); without it every
+    /// claim is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_hex")]
+    pub eligibility_key: Option<Vec<u8>>,
+}
+
+mod opt_hex {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(b) => s.serialize_str(&hex::encode(b)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|s| hex::decode(s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
 }
 
 fn default_recent_roots() -> u32 {
@@ -390,11 +505,25 @@ pub fn state_root_from_parts(
     ]))
 }
 
-/// The ledger rules.
+/// The ledger rules, with the network's eligibility verifying key.
 #[derive(Debug, Clone, Default)]
-pub struct Ledger;
+pub struct Ledger {
+    claims: Option<ClaimVerifier>,
+}
 
 impl Ledger {
+    /// The rules of a network: claims are verified with the genesis' eligibility key
+    /// (an unreadable key is an error; no key means every claim is refused).
+    pub fn new(genesis: &Genesis) -> Result<Ledger, LedgerError> {
+        let claims = genesis
+            .eligibility_key
+            .as_deref()
+            .map(ClaimVerifier::from_bytes)
+            .transpose()
+            .map_err(|e| LedgerError::Genesis(format!("eligibility key: {e}")))?;
+        Ok(Ledger { claims })
+    }
+
     /// The state before milestone 1: the genesis entries, their diff and commitment.
     pub fn genesis_state(genesis: &Genesis) -> (StateDiff, MultisetHash) {
         let empty = MemoryState::default();
@@ -449,10 +578,22 @@ impl Ledger {
         let mut outcomes = Vec::with_capacity(blocks.len());
         let (mut applied, mut conflicting, mut anchors) = (0u64, 0u64, 0u64);
         let mut touched = BTreeSet::new();
-        for (id, block) in blocks {
+        let proofs = match &self.claims {
+            Some(v) => v.check_batch(state, blocks)?,
+            None => Default::default(),
+        };
+        let mut delivered = Vec::new();
+        let mut doubles = Vec::new();
+        for (pos, (id, block)) in blocks.iter().enumerate() {
             diff.savepoint();
             let mut block_touched = BTreeSet::new();
-            match self.apply_payload(&mut diff, ctx, id, block, &mut block_touched)? {
+            let result = match &block.payload {
+                Payload::Claim(claim) => self
+                    .apply_claim(&mut diff, ctx, id, block, claim, proofs.get(&pos).copied())?
+                    .map(|d| delivered.push(d)),
+                _ => self.apply_payload(&mut diff, ctx, id, block, &mut block_touched)?,
+            };
+            match result {
                 Ok(()) => {
                     diff.commit_savepoint();
                     applied += 1;
@@ -465,10 +606,16 @@ impl Ledger {
                 Err(reason) => {
                     diff.rollback_savepoint();
                     conflicting += 1;
+                    if let (ConflictReason::NullifierUsed, Payload::Claim(c)) =
+                        (reason, &block.payload)
+                    {
+                        doubles.push((c.program, c.round, c.endorsement.as_ref().map(|e| e.point)));
+                    }
                     outcomes.push(BlockOutcome::Conflicting(reason));
                 }
             }
         }
+        claims::record_counts(&mut diff, &delivered, &doubles)?;
         diff.add_to_counter(keys::APPLIED, applied)?;
         diff.add_to_counter(keys::CONFLICTING, conflicting)?;
         // Counters are written once per milestone: the same final state (and root) as
@@ -482,6 +629,23 @@ impl Ledger {
             commitment,
             diff: diff.into_diff(),
         })
+    }
+
+    /// A claim's rules (the issuer rule first: a claim may also be anonymous).
+    #[allow(clippy::too_many_arguments)]
+    fn apply_claim(
+        &self,
+        diff: &mut Overlay<'_>,
+        ctx: MilestoneContext,
+        id: &BlockId,
+        block: &Block,
+        claim: &weft_types::Claim,
+        proof_ok: Option<bool>,
+    ) -> Result<Result<claims::Delivered, ConflictReason>, LedgerError> {
+        if let Err(reason) = check_issuer(diff, block)? {
+            return Ok(Err(reason));
+        }
+        claims::apply_claim(diff, ctx, id, claim, self.claims.as_ref(), proof_ok)
     }
 
     /// One block's rules. `Ok(Err(reason))` is a conflict; `Err` a storage failure.
@@ -539,6 +703,9 @@ impl Ledger {
             }
             Payload::Issuance(i) => registry::apply_issuance(diff, did, i, touched),
             Payload::Revocation(r) => registry::apply_revocation(diff, did, r, touched),
+            Payload::Program(p) => claims::apply_program(diff, ctx, did, p),
+            // Claims are applied by `apply_claim`.
+            Payload::Claim(_) => Ok(Err(ConflictReason::InvalidProof)),
         }
     }
 }

@@ -21,6 +21,7 @@ fn fixture() -> Fixture {
         authority: DidCreate::with_key(OrganisationKey::from_seed(&[4; 32]).public_key(), 0),
         organisations: vec![GenesisOrganisation::with_key(org.public_key())],
         recent_roots: 64,
+        eligibility_key: None,
     };
     let (diff, commitment) = Ledger::genesis_state(&genesis);
     let mut state = MemoryState::default();
@@ -46,7 +47,7 @@ fn anchor(f: &Fixture, key: &OrganisationKey, data: &[u8], time: u64) -> Block {
 
 fn apply(f: &mut Fixture, index: u32, blocks: &[Block]) -> MilestoneOutcome {
     let list: Vec<(BlockId, &Block)> = blocks.iter().map(|b| (b.id(), b)).collect();
-    let out = Ledger
+    let out = Ledger::default()
         .apply_milestone(
             &f.state,
             f.commitment,

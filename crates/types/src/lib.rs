@@ -13,6 +13,7 @@ pub mod identity;
 pub mod milestone;
 pub mod notes;
 pub mod payload;
+pub mod program;
 pub mod registry;
 
 pub use block::{
@@ -32,4 +33,8 @@ pub use milestone::{
     Committee, CommitteeError, Milestone, MilestoneEssence, MilestoneSignature, MAX_COMMITTEE_SIZE,
 };
 pub use payload::{Payload, PayloadKind, TaggedData, MAX_TAGGED_DATA_BYTES, MAX_TAG_BYTES};
+pub use program::{
+    Claim, Entitlement, PointEndorsement, PolicyCondition, PredicateOp, Program, ProgramId, Round,
+    Tier,
+};
 pub use registry::{AttributeDef, AttributeKind, Issuance, RegistryCreate, Revocation, Schema};

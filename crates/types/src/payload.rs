@@ -3,15 +3,16 @@
 //! The payload kind is a `u16` on the wire. A kind number names one exact layout
 //! forever: a later change of layout takes a new number, so old blocks keep decoding
 //! and an old node rejects a new kind cleanly (`UnknownTag`) instead of misreading it.
-//! Kinds 3 to 11 are the identity and credential payloads (`identity`, `registry`);
-//! kinds 12 and up are reserved for the program, claim and note payloads of later
-//! protocol work (see `specs/protocol.md`).
+//! Kinds 3 to 11 are the identity and credential payloads (`identity`, `registry`),
+//! 12 and 13 programs and claims (`program`); kinds 14 and up are reserved for the note
+//! payloads of later protocol work (see `specs/protocol.md`).
 
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{check_range, DecodeError, Reader, Writer};
 use crate::identity::{Accreditation, DeviceKey, DidCreate, DidDeactivate, DidUpdate};
 use crate::milestone::Milestone;
+use crate::program::{Claim, Program};
 use crate::registry::{Issuance, RegistryCreate, Revocation, Schema};
 
 /// Longest tag of a tagged-data payload, in bytes.
@@ -48,6 +49,10 @@ pub enum PayloadKind {
     Issuance = 10,
     /// Zeroes registry leaves.
     Revocation = 11,
+    /// Announces an aid program.
+    Program = 12,
+    /// A household's claim in a round of a program.
+    Claim = 13,
 }
 
 impl PayloadKind {
@@ -66,6 +71,8 @@ impl PayloadKind {
             9 => Some(PayloadKind::RegistryCreate),
             10 => Some(PayloadKind::Issuance),
             11 => Some(PayloadKind::Revocation),
+            12 => Some(PayloadKind::Program),
+            13 => Some(PayloadKind::Claim),
             _ => None,
         }
     }
@@ -156,6 +163,10 @@ pub enum Payload {
     Issuance(Issuance),
     /// Revokes credentials (zeroes leaves).
     Revocation(Revocation),
+    /// Announces a program.
+    Program(Box<Program>),
+    /// Claims a round's entitlement.
+    Claim(Box<Claim>),
 }
 
 impl Payload {
@@ -172,6 +183,8 @@ impl Payload {
             Payload::RegistryCreate(p) => p.check_limits(),
             Payload::Issuance(p) => p.check_limits(),
             Payload::Revocation(p) => p.check_limits(),
+            Payload::Program(p) => p.check_limits(),
+            Payload::Claim(p) => p.check_limits(),
         }
     }
 
@@ -190,6 +203,8 @@ impl Payload {
             Payload::RegistryCreate(_) => PayloadKind::RegistryCreate,
             Payload::Issuance(_) => PayloadKind::Issuance,
             Payload::Revocation(_) => PayloadKind::Revocation,
+            Payload::Program(_) => PayloadKind::Program,
+            Payload::Claim(_) => PayloadKind::Claim,
         }
     }
 
@@ -212,6 +227,8 @@ impl Payload {
             Payload::RegistryCreate(p) => p.encode_into(w),
             Payload::Issuance(p) => p.encode_into(w),
             Payload::Revocation(p) => p.encode_into(w),
+            Payload::Program(p) => p.encode_into(w),
+            Payload::Claim(p) => p.encode_into(w),
         }
         let body_len = (w.len() - start) as u32;
         w.patch_u32(len_at, body_len);
@@ -256,6 +273,8 @@ impl Payload {
             }
             PayloadKind::Issuance => Payload::Issuance(Issuance::decode_from(&mut br)?),
             PayloadKind::Revocation => Payload::Revocation(Revocation::decode_from(&mut br)?),
+            PayloadKind::Program => Payload::Program(Box::new(Program::decode_from(&mut br)?)),
+            PayloadKind::Claim => Payload::Claim(Box::new(Claim::decode_from(&mut br)?)),
         };
         br.finish("payload body")?;
         Ok(payload)

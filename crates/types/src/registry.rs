@@ -413,6 +413,22 @@ impl Revocation {
     }
 }
 
+/// Serde helpers: one 32-byte value as a `0x`-prefixed hex string.
+pub mod leaf_hex {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serialises as `0x…`.
+    pub fn serialize<S: Serializer>(v: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("0x{}", hex::encode(v)))
+    }
+
+    /// Accepts hex with or without `0x`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let s = String::deserialize(d)?;
+        crate::id::parse_hex_array::<32>(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Serde helpers: a list of 32-byte values as `0x`-prefixed hex strings.
 pub mod leaves_hex {
     use serde::{Deserialize, Deserializer, Serializer};

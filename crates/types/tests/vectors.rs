@@ -252,12 +252,12 @@ fn rejection_vectors() {
             tag: 2
         })
     );
-    // Payload kind 12 (reserved for programs, not yet defined).
+    // Payload kind 17 (reserved for committee changes, not yet defined).
     assert_eq!(
-        Block::from_bytes(&with(&b, 51, 0x0c)),
+        Block::from_bytes(&with(&b, 51, 0x11)),
         Err(DecodeError::UnknownTag {
             field: "payload kind",
-            tag: 12
+            tag: 17
         })
     );
     // A trailing byte.
