@@ -1,0 +1,451 @@
+//! Bulk issuance with a journal, so that a run interrupted at any moment can be run
+//! again and issues nothing twice.
+//!
+//! A round takes up to `blocks_per_round × 960` rows that have no document yet, draws
+//! their salts, computes their leaves, and assigns them the positions from the
+//! registry's current size on. Before anything is submitted, the round (rows, salts,
+//! positions, issuance times and the ids of the blocks about to be sent) is written
+//! atomically to `DIR/journal.json`. The blocks form a chain (each one's parent is the
+//! previous one), each an `Issuance` of at most 960 leaves at `first_index` = its
+//! position, so the ledger applies them in order and each is self-contained. Once the
+//! round is confirmed the ledger's chunks are the truth: a row whose leaf is at its
+//! position is anchored and gets its signed document (`DIR/<line>.json`, written
+//! atomically); any other row goes back to the queue with the same salt.
+//!
+//! On a restart, a journaled round is settled first: every block it names is waited for
+//! (or found never to have reached the node), so nothing sent earlier can still apply
+//! later, and then its rows are compared with the ledger as above. Rows whose document
+//! exists are never issued again. A leaf issued and revoked before its document was
+//! written would be issued again (the journal cannot tell it from one never anchored).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use weft_circuits::Credential;
+use weft_client::ClientError;
+use weft_credentials::attributes::{encode_attributes, schema_field};
+use weft_credentials::vc::{credential_document, CredentialRecord};
+use weft_crypto::poseidon::{fr_from_decimal, fr_to_bytes_be, fr_to_decimal};
+use weft_crypto::Fr;
+use weft_types::registry::MAX_ISSUANCE_LEAVES;
+use weft_types::{Block, BlockBuilder, BlockId, Issuance, Payload, RegistryId, Schema};
+
+use crate::csv::Row;
+use crate::keystore::write_atomic;
+use crate::{now_ms, AgencyError, Node, Signer, CONFIRM_TIMEOUT};
+
+/// The journal's file name inside the output directory.
+pub const JOURNAL: &str = "journal.json";
+
+/// Options of a run.
+#[derive(Debug, Clone)]
+pub struct IssueOptions {
+    /// Issuance time (Unix seconds): the credentials' `validFrom`.
+    pub issued_at: u32,
+    /// Expiry (Unix seconds): the credentials' `validUntil`.
+    pub expiry: u32,
+    /// Blocks (of up to 960 leaves) per round and journal entry.
+    pub blocks_per_round: usize,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// Stop after submitting the first round, before waiting for it (tests use this
+    /// to simulate an interruption).
+    pub stop_after_submit: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IssueReport {
+    /// Documents written by this run (rows anchored by it or by an interrupted one).
+    pub written: usize,
+    /// Rows skipped because their document already existed.
+    pub already: usize,
+    /// Blocks submitted by this run.
+    pub blocks: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JournalRow {
+    line: usize,
+    salt: String,
+    leaf: String,
+    index: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Round {
+    issued_at: u32,
+    expiry: u32,
+    rows: Vec<JournalRow>,
+    blocks: Vec<BlockId>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Journal {
+    registry: RegistryId,
+    pending: Option<Round>,
+}
+
+/// A row with its drawn salt and leaf.
+struct Prepared {
+    row: Row,
+    credential: Credential,
+    leaf: Fr,
+}
+
+/// The document path of a CSV line.
+pub fn document_path(dir: &Path, line: usize) -> PathBuf {
+    dir.join(format!("{line}.json"))
+}
+
+fn load_journal(dir: &Path, registry: &RegistryId) -> Result<Journal, AgencyError> {
+    let path = dir.join(JOURNAL);
+    if !path.exists() {
+        return Ok(Journal {
+            registry: *registry,
+            pending: None,
+        });
+    }
+    let j: Journal = serde_json::from_slice(&std::fs::read(&path)?)?;
+    if &j.registry != registry {
+        return Err(AgencyError::Invalid(format!(
+            "{} belongs to registry {}, not {registry}",
+            path.display(),
+            j.registry
+        )));
+    }
+    Ok(j)
+}
+
+fn save_journal(dir: &Path, j: &Journal) -> Result<(), AgencyError> {
+    write_atomic(&dir.join(JOURNAL), &serde_json::to_vec_pretty(j)?)
+}
+
+fn credential(
+    schema: &Schema,
+    row: &Row,
+    issued_at: u32,
+    expiry: u32,
+    salt: Fr,
+) -> Result<Credential, AgencyError> {
+    Ok(Credential {
+        schema: schema_field(&schema.id()),
+        attributes: encode_attributes(schema, &row.attributes)?,
+        expiry,
+        issued_at,
+        holder_commitment: row.holder,
+        household_commitment: row.household,
+        salt,
+    })
+}
+
+/// Signs and writes the documents of anchored rows (in parallel).
+fn write_documents(
+    dir: &Path,
+    schema: &Schema,
+    signer: &Signer,
+    registry: &RegistryId,
+    anchored: Vec<(Prepared, u64)>,
+) -> Result<usize, AgencyError> {
+    let method = signer.verification_method();
+    let created = now_ms();
+    anchored
+        .into_par_iter()
+        .map(|(p, index)| {
+            let record = CredentialRecord {
+                issuer: signer.did,
+                registry: *registry,
+                index,
+                attributes: p.row.attributes.clone(),
+                credential: p.credential.clone(),
+            };
+            let doc = credential_document(schema, &record)?;
+            let signed = weft_credentials::sign(&doc, &signer.key, &method, created)?;
+            write_atomic(
+                &document_path(dir, p.row.line),
+                &serde_json::to_vec_pretty(&signed)?,
+            )?;
+            Ok(1)
+        })
+        .sum::<Result<usize, AgencyError>>()
+}
+
+/// Waits until every block is confirmed or known never to have arrived.
+async fn settle_blocks(node: &Node, blocks: &[BlockId]) -> Result<(), AgencyError> {
+    for id in blocks.iter().rev() {
+        match node.client.wait_confirmed(id, CONFIRM_TIMEOUT).await {
+            Ok(_) => {}
+            Err(ClientError::Api { status: 404, .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Splits a journaled round into the rows anchored at their position and the others.
+async fn compare_with_ledger(
+    node: &Node,
+    registry: &RegistryId,
+    prepared: Vec<(Prepared, u64)>,
+) -> Result<(Vec<(Prepared, u64)>, Vec<Prepared>), AgencyError> {
+    let info = node.client.registry(registry).await?;
+    let k = info.chunk_bits;
+    let mut chunks: HashMap<u64, Vec<Fr>> = HashMap::new();
+    let mut anchored = Vec::new();
+    let mut retry = Vec::new();
+    for (p, index) in prepared {
+        if index >= info.issued {
+            retry.push(p);
+            continue;
+        }
+        let c = index >> k;
+        if let std::collections::hash_map::Entry::Vacant(e) = chunks.entry(c) {
+            e.insert(node.client.chunk(registry, c).await?.chunk.leaves);
+        }
+        let leaf = chunks
+            .get(&c)
+            .and_then(|l| l.get((index - (c << k)) as usize))
+            .copied();
+        if leaf == Some(p.leaf) {
+            anchored.push((p, index));
+        } else {
+            retry.push(p);
+        }
+    }
+    Ok((anchored, retry))
+}
+
+/// Issues one credential per row into `registry` and writes the signed documents into
+/// `dir`. Resumes an interrupted run from `dir`'s journal. Rows are the good rows of
+/// the CSV ([`crate::csv::read`]); rows whose document exists are skipped.
+pub async fn issue(
+    node: &Node,
+    signer: &Signer,
+    registry: RegistryId,
+    schema: &Schema,
+    rows: Vec<Row>,
+    dir: &Path,
+    opts: &IssueOptions,
+) -> Result<IssueReport, AgencyError> {
+    std::fs::create_dir_all(dir)?;
+    let mut report = IssueReport::default();
+    let mut by_line: HashMap<usize, Row> = HashMap::new();
+    for row in rows {
+        if document_path(dir, row.line).exists() {
+            report.already += 1;
+        } else {
+            by_line.insert(row.line, row);
+        }
+    }
+    let bar = if opts.progress {
+        indicatif::ProgressBar::new(by_line.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} credentials ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut journal = load_journal(dir, &registry)?;
+    // Rows to submit again, with their salts and issuance times.
+    let mut requeued: Vec<Prepared> = Vec::new();
+    if let Some(round) = journal.pending.clone() {
+        settle_blocks(node, &round.blocks).await?;
+        let mut prepared = Vec::new();
+        for jr in &round.rows {
+            let Some(row) = by_line.remove(&jr.line) else {
+                continue; // its document exists
+            };
+            let salt = fr_from_decimal(&jr.salt).map_err(|_| {
+                AgencyError::Invalid(format!("journal: bad salt of line {}", jr.line))
+            })?;
+            let c = credential(schema, &row, round.issued_at, round.expiry, salt)?;
+            let leaf = c.commitment();
+            if format!("0x{}", hex::encode(fr_to_bytes_be(&leaf))) != jr.leaf {
+                return Err(AgencyError::Invalid(format!(
+                    "line {}: the CSV changed since the interrupted run (its leaf differs from the journal's)",
+                    jr.line
+                )));
+            }
+            prepared.push((
+                Prepared {
+                    row,
+                    credential: c,
+                    leaf,
+                },
+                jr.index,
+            ));
+        }
+        let (anchored, retry) = compare_with_ledger(node, &registry, prepared).await?;
+        let n = write_documents(dir, schema, signer, &registry, anchored)?;
+        report.written += n;
+        bar.inc(n as u64);
+        requeued = retry;
+        journal.pending = None;
+        save_journal(dir, &journal)?;
+    }
+    let mut fresh: Vec<Row> = by_line.into_values().collect();
+    fresh.sort_by_key(|r| std::cmp::Reverse(r.line));
+    let per_round = opts.blocks_per_round.max(1) * MAX_ISSUANCE_LEAVES;
+    let mut stalled = 0;
+    loop {
+        // The next round: requeued rows first (same salts), then fresh ones.
+        let mut round: Vec<Prepared> = Vec::new();
+        let take = requeued.len().min(per_round);
+        round.extend(requeued.drain(..take));
+        let room = per_round - round.len();
+        let new_rows: Vec<Row> = (0..room.min(fresh.len()))
+            .filter_map(|_| fresh.pop())
+            .collect();
+        if round.is_empty() && new_rows.is_empty() {
+            break;
+        }
+        let schema_elem = schema_field(&schema.id());
+        let made: Vec<Prepared> = new_rows
+            .into_par_iter()
+            .map_init(rand::thread_rng, |rng, row| {
+                let attributes = encode_attributes(schema, &row.attributes)?;
+                let c = Credential::issue(
+                    schema_elem,
+                    attributes,
+                    opts.expiry,
+                    opts.issued_at,
+                    row.holder,
+                    row.household,
+                    rng,
+                );
+                let leaf = c.commitment();
+                Ok(Prepared {
+                    row,
+                    credential: c,
+                    leaf,
+                })
+            })
+            .collect::<Result<_, AgencyError>>()?;
+        // Requeued rows keep their issuance times; a round mixes only equal ones.
+        if made.first().is_some_and(|p| {
+            round.first().is_some_and(|q| {
+                q.credential.issued_at != p.credential.issued_at
+                    || q.credential.expiry != p.credential.expiry
+            })
+        }) {
+            requeued.extend(made);
+        } else {
+            round.extend(made);
+        }
+        let info = node.client.registry(&registry).await?;
+        let first = info.issued;
+        // The chain of blocks.
+        let tips = node.client.tips(4).await?;
+        let mut blocks: Vec<Block> = Vec::new();
+        let mut prev: Option<BlockId> = None;
+        let mut positioned = Vec::with_capacity(round.len());
+        let mut index = first;
+        for group in round.chunks(MAX_ISSUANCE_LEAVES) {
+            let payload = Payload::Issuance(Issuance {
+                registry,
+                first_index: index,
+                leaves: group.iter().map(|p| fr_to_bytes_be(&p.leaf)).collect(),
+            });
+            let parents = match prev {
+                Some(p) => vec![p],
+                None => tips.clone(),
+            };
+            let block = signer.key.sign_block(
+                BlockBuilder::new(node.network, parents, now_ms())
+                    .payload(payload)
+                    .organisation(signer.key.public_key()),
+            );
+            prev = Some(block.id());
+            blocks.push(block);
+            index += group.len() as u64;
+        }
+        for p in round {
+            let i = first + positioned.len() as u64;
+            positioned.push((p, i));
+        }
+        journal.pending = Some(Round {
+            issued_at: positioned
+                .first()
+                .map(|(p, _)| p.credential.issued_at)
+                .unwrap_or(opts.issued_at),
+            expiry: positioned
+                .first()
+                .map(|(p, _)| p.credential.expiry)
+                .unwrap_or(opts.expiry),
+            rows: positioned
+                .iter()
+                .map(|(p, i)| JournalRow {
+                    line: p.row.line,
+                    salt: fr_to_decimal(&p.credential.salt),
+                    leaf: format!("0x{}", hex::encode(fr_to_bytes_be(&p.leaf))),
+                    index: *i,
+                })
+                .collect(),
+            blocks: blocks.iter().map(Block::id).collect(),
+        });
+        save_journal(dir, &journal)?;
+        for batch in blocks.chunks(1024) {
+            for r in node.client.submit_many(batch).await? {
+                match r {
+                    Ok(_) => {}
+                    Err(ClientError::Api { code, message, .. }) => {
+                        return Err(AgencyError::Invalid(format!(
+                            "the node refused an issuance block: {code}: {message}"
+                        )))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        report.blocks += blocks.len();
+        if opts.stop_after_submit {
+            return Ok(report);
+        }
+        let ids: Vec<BlockId> = blocks.iter().map(Block::id).collect();
+        settle_blocks(node, &ids).await?;
+        if let Some(id) = ids.first() {
+            if let Ok(weft_client::LedgerOutcome::Conflicting {
+                reason,
+                description,
+                ..
+            }) = node.client.wait_outcome(id, Duration::from_secs(1)).await
+            {
+                if reason != "wrongFirstIndex" {
+                    return Err(AgencyError::Conflicting {
+                        reason,
+                        description,
+                    });
+                }
+            }
+        }
+        let (anchored, retry) = compare_with_ledger(node, &registry, positioned).await?;
+        if anchored.is_empty() {
+            stalled += 1;
+            if stalled >= 5 {
+                return Err(AgencyError::Invalid(
+                    "five rounds in a row anchored nothing (another writer on the registry?)"
+                        .into(),
+                ));
+            }
+        } else {
+            stalled = 0;
+        }
+        let n = write_documents(dir, schema, signer, &registry, anchored)?;
+        report.written += n;
+        bar.inc(n as u64);
+        requeued.splice(0..0, retry);
+        journal.pending = None;
+        save_journal(dir, &journal)?;
+    }
+    bar.finish_and_clear();
+    Ok(report)
+}
