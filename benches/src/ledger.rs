@@ -112,8 +112,8 @@ pub struct Args {
 }
 
 /// Kills the node process when dropped.
-struct NodeProcess {
-    child: Child,
+pub(crate) struct NodeProcess {
+    pub(crate) child: Child,
 }
 
 impl NodeProcess {
@@ -238,7 +238,7 @@ fn dev_organisation_key() -> OrganisationKey {
     OrganisationKey::from_seed(&blake2b256(&[b"weft/dev-key/v1/", b"organisation"]))
 }
 
-fn default_node_bin() -> anyhow::Result<PathBuf> {
+pub(crate) fn default_node_bin() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("locating this executable")?;
     let dir = exe
         .parent()
@@ -255,7 +255,7 @@ fn default_node_bin() -> anyhow::Result<PathBuf> {
     )
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(l.local_addr()?.port())
 }

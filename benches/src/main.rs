@@ -5,6 +5,7 @@
 
 #![recursion_limit = "256"]
 
+mod issuance;
 mod ledger;
 mod zk;
 
@@ -22,6 +23,9 @@ enum Command {
     /// Start a dev node, drive it with signed tagged-data blocks over the HTTP API and
     /// measure confirmation throughput and latency.
     Ledger(ledger::Args),
+    /// Start a dev node and issue credentials in bulk through the HTTP API as
+    /// `weft-agency issue` does (encode, commit, anchor, sign); time DID resolution.
+    Issuance(issuance::Args),
     /// Eligibility-proof measurements: constraints, setup, proving (1 and 2 threads),
     /// verification, batch verification, Poseidon, registry build, presentation size.
     Zk {
@@ -44,6 +48,14 @@ fn main() -> anyhow::Result<()> {
                 .build()?;
             let report = runtime.block_on(ledger::run(args))?;
             print_report(&report, json, ledger::summary)
+        }
+        Command::Issuance(args) => {
+            let json = args.json;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let report = runtime.block_on(issuance::run(args))?;
+            print_report(&report, json, issuance::summary)
         }
         Command::Zk { json, quick } => {
             let report = if quick { zk::run_quick()? } else { zk::run()? };
