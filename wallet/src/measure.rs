@@ -245,14 +245,12 @@ pub fn run(kdf: KdfParams, proving_key: Option<&[u8]>, runs: usize) -> Result<Re
     let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
     let runs = runs.max(1);
     let depth = weft_circuits::DEFAULT_DEPTH;
-    let t = Instant::now();
-    let keys = match proving_key {
-        Some(b) => Keys::from_proving_key_bytes(b)?,
-        None => {
-            let k = weft_circuits::groth16::setup(b"weft-wallet bench", depth)?;
-            Keys::from_proving_key_bytes(&k.proving_key_bytes())?
-        }
+    let pk = match proving_key {
+        Some(b) => b.to_vec(),
+        None => weft_circuits::groth16::setup(b"weft-wallet bench", depth)?.proving_key_bytes(),
     };
+    let t = Instant::now();
+    let keys = Keys::from_proving_key_bytes(&pk)?;
     let load_keys_ms = ms(t);
     let mut f = Fixture::new(kdf, 1)?;
     let mut rng = OsRng;
