@@ -717,6 +717,8 @@ pub fn anchor_digest(tag: &[u8], data: &[u8]) -> [u8; 32] {
 }
 
 #[cfg(test)]
+mod claims_tests;
+#[cfg(test)]
 mod identity_tests;
 #[cfg(test)]
 mod tests;

@@ -35,6 +35,6 @@ pub use milestone::{
 pub use payload::{Payload, PayloadKind, TaggedData, MAX_TAGGED_DATA_BYTES, MAX_TAG_BYTES};
 pub use program::{
     Claim, Entitlement, PointEndorsement, PolicyCondition, PredicateOp, Program, ProgramId, Round,
-    Tier,
+    Tier, MAX_CONDITIONS, MAX_SET_VALUES,
 };
 pub use registry::{AttributeDef, AttributeKind, Issuance, RegistryCreate, Revocation, Schema};
