@@ -23,6 +23,7 @@ pub mod did;
 mod error;
 pub mod integrity;
 pub mod ledger;
+pub mod policy;
 pub mod presentation;
 pub mod vc;
 
@@ -36,6 +37,7 @@ pub use did::{
 pub use error::CredentialError;
 pub use integrity::{sign, verify, verify_with_keys, VerifiedProof};
 pub use ledger::{verify_against_ledger, LedgerCheckError, RegistryView};
+pub use policy::{CompiledPolicy, PolicyError};
 pub use vc::{
     credential_document, parse_credential_document, verify_credential, CredentialRecord,
     ParsedCredential,
