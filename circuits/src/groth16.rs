@@ -84,6 +84,9 @@ struct R1cs {
 
 /// Synthesises the blank circuit at `depth` and extracts its R1CS matrices.
 fn r1cs(depth: usize) -> Result<R1cs, CircuitError> {
+    // arkworks records a tracing span per constraint namespace: under a process-wide
+    // subscriber (the node's, a CLI's) that is seconds and gigabytes. None here.
+    let _quiet = quiet_tracing();
     let err = |e: SynthesisError| CircuitError::Synthesis(e.to_string());
     let cs = ConstraintSystem::<Fr>::new_ref();
     cs.set_optimization_goal(OptimizationGoal::Constraints);
@@ -115,6 +118,9 @@ impl std::fmt::Debug for Keys {
 /// Generates the key pair deterministically from `seed` (development only: whoever knows
 /// the seed knows the trapdoor and can forge proofs; see specs/circuits.md).
 pub fn setup(seed: &[u8], depth: usize) -> Result<Keys, CircuitError> {
+    // arkworks records a tracing span per constraint namespace: under a process-wide
+    // subscriber (the node's, a CLI's) that is seconds and gigabytes. None here.
+    let _quiet = quiet_tracing();
     let mut material = b"weft/groth16/dev-setup/v1".to_vec();
     material.extend_from_slice(seed);
     let mut rng = ChaCha20Rng::from_seed(blake2b256(&material));
@@ -207,6 +213,12 @@ pub fn prepared_verifying_key_from_bytes(
     Ok(prepare_verifying_key(&vk))
 }
 
+/// Switches tracing off on this thread until the guard drops (constraint synthesis
+/// emits a span per namespace, which a subscriber would record and format).
+fn quiet_tracing() -> tracing::subscriber::DefaultGuard {
+    tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default())
+}
+
 /// The public seed of the dev network's keys (`weft-zk setup` and `weft-node run --dev`).
 /// Anyone can derive them, so they protect nothing: production keys come from a
 /// multi-party ceremony (specs/circuits.md §6).
@@ -239,6 +251,9 @@ pub fn prove_unchecked<R: RngCore + CryptoRng>(
     circuit: EligibilityCircuit,
     rng: &mut R,
 ) -> Result<Proof<Bn254>, CircuitError> {
+    // arkworks records a tracing span per constraint namespace: under a process-wide
+    // subscriber (the node's, a CLI's) that is seconds and gigabytes. None here.
+    let _quiet = quiet_tracing();
     if circuit.depth != keys.depth {
         return Err(CircuitError::Depth {
             keys: keys.depth,

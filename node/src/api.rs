@@ -185,6 +185,19 @@ pub fn router(node: Node) -> Router {
             "/api/v1/registries/{id}/proof",
             get(api_ledger::get_registry_proof),
         )
+        .route("/api/v1/programs/{id}", get(api_ledger::get_program))
+        .route(
+            "/api/v1/programs/{id}/rounds/{round}",
+            get(api_ledger::get_round),
+        )
+        .route(
+            "/api/v1/programs/{id}/rounds/{round}/nullifiers",
+            get(api_ledger::get_nullifiers),
+        )
+        .route(
+            "/api/v1/eligibility/key",
+            get(api_ledger::get_eligibility_key),
+        )
         .route("/api/v1/events", get(events))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("no such route; see /api/v1/openapi.json") })

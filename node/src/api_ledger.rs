@@ -16,11 +16,12 @@ use weft_credentials::did::{
     self as did_document, resolution_error, resolution_result, DidMetadata, ResolutionError,
 };
 use weft_crypto::poseidon::{fr_to_bytes_be, Fr};
+use weft_ledger::claims;
 use weft_ledger::identity::{self, DidRecord};
 use weft_ledger::registry::{self, RegistryRecord};
 use weft_ledger::{RegistryProof, StateRead};
 use weft_types::identity::role;
-use weft_types::{Did, PublicKeyBytes, RegistryId, SchemaId};
+use weft_types::{BlockId, Did, ProgramId, PublicKeyBytes, RegistryId, SchemaId};
 
 use crate::api::{ApiError, ApiResult};
 use crate::core::Node;
@@ -252,6 +253,131 @@ pub(crate) async fn get_device(
         "point": rec.point,
         "active": rec.active,
         "milestone": rec.milestone,
+    })))
+}
+
+fn parse_program_id(s: &str) -> ApiResult<ProgramId> {
+    s.parse().map_err(|e| {
+        ApiError::bad_request(
+            "invalidProgramId",
+            format!("program id {s:?}: {e} (64 hex digits)"),
+        )
+    })
+}
+
+fn parse_round(s: &str) -> ApiResult<u32> {
+    s.parse()
+        .map_err(|_| ApiError::bad_request("invalidRound", format!("round {s:?}: a number (u32)")))
+}
+
+/// `GET /api/v1/programs/{id}`.
+pub(crate) async fn get_program(
+    State(node): State<Node>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id = parse_program_id(&id)?;
+    let rec = claims::program_record(&node.state(), &id)
+        .map_err(storage)?
+        .ok_or_else(|| ApiError::not_found("no such program"))?;
+    Ok(Json(json!({
+        "id": id,
+        "owner": rec.owner,
+        "announced": rec.announced,
+        "program": rec.program,
+    })))
+}
+
+/// `GET /api/v1/programs/{id}/rounds/{round}`: claims and entitlement delivered, in
+/// total and per distribution point, and the double claims caught. Counts only: the
+/// ledger keeps nothing about who claimed.
+pub(crate) async fn get_round(
+    State(node): State<Node>,
+    Path((id, round)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let id = parse_program_id(&id)?;
+    let round = parse_round(&round)?;
+    node.consistent_read(|state, latest, _| {
+        let rec = claims::program_record(state, &id)
+            .map_err(storage)?
+            .ok_or_else(|| ApiError::not_found("no such program"))?;
+        let r = rec
+            .program
+            .round(round)
+            .ok_or_else(|| ApiError::not_found("the program has no such round"))?;
+        let total = claims::claim_counts(state, &id, round, None).map_err(storage)?;
+        let mut points = Vec::new();
+        for p in claims::round_points(state, &id, round).map_err(storage)? {
+            let c = claims::claim_counts(state, &id, round, Some(&p)).map_err(storage)?;
+            points.push(json!({
+                "point": p,
+                "claims": c.claims,
+                "entitlement": c.entitlement,
+                "doubleClaims": c.double_claims,
+            }));
+        }
+        Ok(Json(json!({
+            "program": id,
+            "round": round,
+            "opens": r.opens,
+            "closes": r.closes,
+            "unit": rec.program.entitlement.unit,
+            "claims": total.claims,
+            "entitlement": total.entitlement,
+            "doubleClaims": total.double_claims,
+            "points": points,
+            "milestone": latest.map(|l| l.index).unwrap_or(0),
+        })))
+    })
+}
+
+/// `GET /api/v1/programs/{id}/rounds/{round}/nullifiers`: the round's used nullifiers
+/// (pseudo-random values that only the household's own key reproduces), for points
+/// that verify offline.
+pub(crate) async fn get_nullifiers(
+    State(node): State<Node>,
+    Path((id, round)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let id = parse_program_id(&id)?;
+    let round = parse_round(&round)?;
+    let prefix = weft_ledger::keys::nullifier_prefix(&id, round);
+    let latest = node.latest_milestone().map(|l| l.index).unwrap_or(0);
+    let mut out = Vec::new();
+    for (k, v) in node.ledger_scan(&prefix).map_err(storage)? {
+        let (Some(n), Some(block), Some(m)) = (
+            k.get(prefix.len()..prefix.len() + 32),
+            v.get(..32),
+            v.get(32..36),
+        ) else {
+            return Err(ApiError::internal("malformed nullifier entry"));
+        };
+        let mut b = [0u8; 32];
+        b.copy_from_slice(block);
+        out.push(json!({
+            "nullifier": format!("0x{}", hex::encode(n)),
+            "blockId": BlockId(b),
+            "milestone": u32::from_le_bytes([m[0], m[1], m[2], m[3]]),
+        }));
+    }
+    Ok(Json(json!({
+        "program": id,
+        "round": round,
+        "nullifiers": out,
+        "milestone": latest,
+    })))
+}
+
+/// `GET /api/v1/eligibility/key`: the network's eligibility verifying key (from the
+/// genesis) and its BLAKE2b-256 hash, which points pin.
+pub(crate) async fn get_eligibility_key(State(node): State<Node>) -> ApiResult<Json<Value>> {
+    let key = node
+        .config
+        .genesis
+        .eligibility_key
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("this network has no eligibility key"))?;
+    Ok(Json(json!({
+        "verifyingKey": hex::encode(key),
+        "hash": hex::encode(weft_types::hash::blake2b256(&[key])),
     })))
 }
 

@@ -905,6 +905,19 @@ impl NodeInner {
         read(&state, latest, &commitment)
     }
 
+    /// Every ledger entry whose key starts with `ledger_prefix` (confirmed state), read
+    /// while no milestone is written.
+    pub fn ledger_scan(&self, ledger_prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let _issuing = self.issuing.lock();
+        let full = weft_tangle::key(prefix::LEDGER, &[ledger_prefix]);
+        Ok(self
+            .store
+            .scan_prefix(&full)?
+            .into_iter()
+            .map(|(k, v)| (k[1..].to_vec(), v))
+            .collect())
+    }
+
     /// The confirmed state, for single-entry reads (each entry is written atomically
     /// with its milestone).
     pub fn state(&self) -> StoreState<'_> {
