@@ -27,4 +27,24 @@ fn the_demo_anchors_records_catches_the_duplicate_and_checks_proofs_offline() {
     let written: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
     assert_eq!(written, report);
+
+    // The agency's DID resolution and one credential document: the credential verifies
+    // against the DID document, and a changed attribute does not.
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(out.path().join(name)).unwrap()).unwrap()
+    };
+    let did = read("issuer-did.json");
+    let credential = read("credential.json");
+    assert_eq!(report["credentials"]["issued"], 3);
+    assert_eq!(did["didDocument"]["id"], report["credentials"]["issuer"]);
+    assert_eq!(did["didDocumentMetadata"]["deactivated"], false);
+    assert_eq!(credential["issuer"], report["credentials"]["issuer"]);
+    assert_eq!(
+        credential["@context"][0],
+        "https://www.w3.org/ns/credentials/v2"
+    );
+    weft_credentials::verify(&credential, &did["didDocument"]).expect("the credential verifies");
+    let mut changed = credential.clone();
+    changed["credentialSubject"]["household_size"] = serde_json::json!(9);
+    assert!(weft_credentials::verify(&changed, &did["didDocument"]).is_err());
 }
