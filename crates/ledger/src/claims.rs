@@ -180,7 +180,7 @@ pub fn nullifier_use(
 ) -> Result<Option<BlockId>, StateError> {
     Ok(state
         .get(&keys::nullifier(program, round, nullifier))?
-        .and_then(|v| v.get(..32).map(|b| b.try_into().ok()).flatten())
+        .and_then(|v| v.get(..32).and_then(|b| b.try_into().ok()))
         .map(BlockId))
 }
 
