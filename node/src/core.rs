@@ -907,7 +907,10 @@ impl NodeInner {
 
     /// Every ledger entry whose key starts with `ledger_prefix` (confirmed state), read
     /// while no milestone is written.
-    pub fn ledger_scan(&self, ledger_prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn ledger_scan(
+        &self,
+        ledger_prefix: &[u8],
+    ) -> Result<Vec<weft_tangle::store::Entry>, StoreError> {
         let _issuing = self.issuing.lock();
         let full = weft_tangle::key(prefix::LEDGER, &[ledger_prefix]);
         Ok(self
