@@ -89,6 +89,9 @@ pub struct PresentationRequest {
 /// The holder's answer: a proof and the claim's public values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresentationResponse {
+    /// The request's nonce, echoed so that the point matches an answer to the request
+    /// it showed (an answer to another request is a mismatch, not a failed proof).
+    pub nonce: [u8; 16],
     /// The registry the credential is in.
     pub registry: RegistryId,
     /// The registry root proven against (a canonical field element, big-endian).
@@ -287,6 +290,7 @@ impl PresentationRequest {
     /// response to it makes (it depends only on the nonce, point, device key, time).
     pub fn challenge(&self) -> Fr {
         let placeholder = PresentationResponse {
+            nonce: self.nonce,
             registry: RegistryId([0; 32]),
             root: [0; 32],
             nullifier: [0; 32],
@@ -456,10 +460,15 @@ impl PresentationRequest {
 }
 
 impl PresentationResponse {
-    /// The response carrying a circuit-level presentation (disclosed values in
-    /// ascending slot order).
-    pub fn from_presentation(registry: RegistryId, p: &Presentation) -> PresentationResponse {
+    /// The response to `request` carrying a circuit-level presentation (disclosed
+    /// values in ascending slot order).
+    pub fn from_presentation(
+        request: &PresentationRequest,
+        registry: RegistryId,
+        p: &Presentation,
+    ) -> PresentationResponse {
         PresentationResponse {
+            nonce: request.nonce,
             registry,
             root: fr_to_bytes_be(&p.root),
             nullifier: fr_to_bytes_be(&p.nullifier),
@@ -468,12 +477,13 @@ impl PresentationResponse {
         }
     }
 
-    /// The compact binary form: version, registry, root, nullifier, the disclosed
+    /// The compact binary form: version, the request's nonce, registry, root, nullifier, the disclosed
     /// values minimally encoded (a length byte, then big-endian bytes without leading
     /// zeros), the proof.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::default();
         w.u8(PRESENTATION_VERSION);
+        w.bytes(&self.nonce);
         w.bytes(&self.registry.0);
         w.bytes(&self.root);
         w.bytes(&self.nullifier);
@@ -496,6 +506,7 @@ impl PresentationResponse {
         if version != PRESENTATION_VERSION {
             return Err(PresentationError::Version(version));
         }
+        let nonce = r.array("nonce")?;
         let registry = RegistryId(r.array("registry id")?);
         let root = r.array("root")?;
         canonical(&root, "root")?;
@@ -519,6 +530,7 @@ impl PresentationResponse {
         let proof = r.array("proof")?;
         r.finish("presentation response")?;
         Ok(PresentationResponse {
+            nonce,
             registry,
             root,
             nullifier,
@@ -531,6 +543,7 @@ impl PresentationResponse {
     pub fn to_json(&self) -> Value {
         json!({
             "version": PRESENTATION_VERSION,
+            "nonce": hex32(&self.nonce),
             "registry": self.registry,
             "root": hex32(&self.root),
             "nullifier": hex32(&self.nullifier),
@@ -545,6 +558,7 @@ impl PresentationResponse {
             v,
             &[
                 "version",
+                "nonce",
                 "registry",
                 "root",
                 "nullifier",
@@ -566,6 +580,7 @@ impl PresentationResponse {
             return Err(PresentationError::Json("disclosed: too many values".into()));
         }
         let resp = PresentationResponse {
+            nonce: parse_hex(field(o, "nonce")?, "nonce")?,
             registry: typed!(field(o, "registry")?, RegistryId, "registry")?,
             root: parse_hex(field(o, "root")?, "root")?,
             nullifier: parse_hex(field(o, "nullifier")?, "nullifier")?,
@@ -638,6 +653,7 @@ mod tests {
             *b = i as u8;
         }
         PresentationResponse {
+            nonce: [7; 16],
             registry: RegistryId([4; 32]),
             root: fr_to_bytes_be(&Fr::from(123_456u64)),
             nullifier: fr_to_bytes_be(&-Fr::from(1u64)),
@@ -678,7 +694,7 @@ mod tests {
             Err(PresentationError::Version(2))
         ));
         let mut root = b.clone();
-        root[33..65].copy_from_slice(&[0xff; 32]);
+        root[49..81].copy_from_slice(&[0xff; 32]);
         assert!(PresentationResponse::from_bytes(&root).is_err());
         assert_eq!(
             PresentationResponse::from_json(&resp.to_json()).unwrap(),
