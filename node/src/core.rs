@@ -412,7 +412,9 @@ impl NodeInner {
                 }
             }
             Issuer::Anonymous => {
-                if block.payload.kind() != PayloadKind::None {
+                // Anonymous blocks carry nothing, or a claim (whose endorsement or the
+                // program's anonymous flag the ledger checks).
+                if !matches!(block.payload.kind(), PayloadKind::None | PayloadKind::Claim) {
                     return Err(SubmitError::AnonymousPayload(block.payload.kind()));
                 }
                 let score = block.pow_score();
