@@ -393,7 +393,7 @@ pub async fn issue(
             blocks: blocks.iter().map(Block::id).collect(),
         });
         save_journal(dir, &journal)?;
-        for batch in blocks.chunks(1024) {
+        for batch in request_groups(&blocks) {
             for r in node.client.submit_many(batch).await? {
                 match r {
                     Ok(_) => {}
@@ -448,4 +448,28 @@ pub async fn issue(
     }
     bar.finish_and_clear();
     Ok(report)
+}
+
+/// Bytes of blocks sent in one batch request: under the node's default body limit
+/// (64 KiB), since an issuance block of 960 leaves is about 31 KB.
+const MAX_REQUEST_BYTES: usize = 60_000;
+
+/// Consecutive groups of `blocks` whose batch request stays under
+/// [`MAX_REQUEST_BYTES`] (a block alone always forms a group).
+fn request_groups(blocks: &[Block]) -> Vec<&[Block]> {
+    let mut groups = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, b) in blocks.iter().enumerate() {
+        let len = b.to_bytes().len() + 4;
+        if i > start && (size + len > MAX_REQUEST_BYTES || i - start == 1024) {
+            groups.push(&blocks[start..i]);
+            start = i;
+            size = 0;
+        }
+        size += len;
+    }
+    if start < blocks.len() {
+        groups.push(&blocks[start..]);
+    }
+    groups
 }
