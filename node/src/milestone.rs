@@ -4,73 +4,7 @@
 //! essence names have signed the essence id. This check needs only the committee's
 //! public keys, so a distribution point can run it offline.
 
-use weft_crypto::{verify, SignatureError};
-use weft_types::{Committee, Milestone, PublicKeyBytes};
-
-/// Why a milestone certificate is not valid.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CertificateError {
-    /// The essence names another committee.
-    #[error("milestone names committee {named}, expected {expected}")]
-    WrongCommittee {
-        /// Named in the essence.
-        named: weft_types::CommitteeId,
-        /// The committee checked against.
-        expected: weft_types::CommitteeId,
-    },
-    /// A signer is not a member.
-    #[error("signer {0} is not a committee member")]
-    NotAMember(PublicKeyBytes),
-    /// A signature does not verify.
-    #[error("signature of {0} does not verify")]
-    BadSignature(PublicKeyBytes),
-    /// The signature list is malformed (empty, too long, or signers not strictly
-    /// ascending, that is, repeated).
-    #[error("malformed signature list: {0}")]
-    Malformed(String),
-    /// Too few signatures.
-    #[error("{got} signatures, the committee needs {needed}")]
-    BelowThreshold {
-        /// Valid signatures.
-        got: usize,
-        /// Threshold.
-        needed: u16,
-    },
-}
-
-/// Checks the committee signatures of a milestone.
-pub fn verify_certificate(
-    milestone: &Milestone,
-    committee: &Committee,
-) -> Result<(), CertificateError> {
-    if milestone.essence.committee_id != committee.id() {
-        return Err(CertificateError::WrongCommittee {
-            named: milestone.essence.committee_id,
-            expected: committee.id(),
-        });
-    }
-    // Distinct signers: a repeated key must not count twice.
-    milestone
-        .check_signers()
-        .map_err(|e| CertificateError::Malformed(e.to_string()))?;
-    let message = milestone.essence.signing_message();
-    for s in &milestone.signatures {
-        if !committee.contains(&s.public_key) {
-            return Err(CertificateError::NotAMember(s.public_key));
-        }
-        verify(&s.public_key, &message, &s.signature).map_err(|e| match e {
-            SignatureError::MalformedKey(k) => CertificateError::BadSignature(k),
-            _ => CertificateError::BadSignature(s.public_key),
-        })?;
-    }
-    if milestone.signatures.len() < committee.threshold() as usize {
-        return Err(CertificateError::BelowThreshold {
-            got: milestone.signatures.len(),
-            needed: committee.threshold(),
-        });
-    }
-    Ok(())
-}
+pub use weft_crypto::certificate::{verify_certificate, CertificateError};
 
 #[cfg(test)]
 mod tests {
@@ -80,6 +14,7 @@ mod tests {
         BlockId, CommitteeId, InclusionRoot, MilestoneEssence, MilestoneId, MilestoneSignature,
         StateRoot,
     };
+    use weft_types::{Committee, Milestone};
 
     fn essence(committee: &Committee) -> MilestoneEssence {
         MilestoneEssence {

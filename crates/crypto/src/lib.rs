@@ -7,6 +7,7 @@
 //! - [`poseidon`]: circomlib-compatible Poseidon over BN254 (and, with the `r1cs`
 //!   feature, its R1CS gadget); [`registry`]: the issuers' Poseidon Merkle trees.
 
+pub mod certificate;
 pub mod merkle;
 pub mod multiset;
 pub mod poseidon;
