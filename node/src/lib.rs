@@ -9,6 +9,7 @@ pub mod demo;
 pub mod events;
 pub mod metrics;
 pub mod milestone;
+pub mod scenario;
 
 pub use crate::config::NodeConfig;
 pub use crate::core::{Node, NodeError, SubmitError};

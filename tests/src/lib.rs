@@ -23,6 +23,16 @@ pub struct TestNode {
 impl TestNode {
     /// Starts a dev node with the given milestone interval and proof-of-work difficulty.
     pub async fn start(milestone_interval_ms: u64, pow_difficulty: u32) -> TestNode {
+        Self::start_with(milestone_interval_ms, pow_difficulty, |_| {}).await
+    }
+
+    /// Like [`TestNode::start`], with a last change to the configuration (the genesis,
+    /// say) before the node starts.
+    pub async fn start_with(
+        milestone_interval_ms: u64,
+        pow_difficulty: u32,
+        adjust: impl FnOnce(&mut NodeConfig),
+    ) -> TestNode {
         let dir = tempfile::tempdir().expect("temp dir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -31,6 +41,7 @@ impl TestNode {
         let mut cfg = NodeConfig::dev(dir.path().to_path_buf(), addr);
         cfg.milestone_interval_ms = milestone_interval_ms;
         cfg.pow_difficulty = pow_difficulty;
+        adjust(&mut cfg);
         let network = cfg.genesis.network_id();
         let node = Node::start(cfg).expect("node starts");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -747,6 +747,17 @@ impl Client {
             .await
     }
 
+    /// `GET /api/v1/programs/{id}/rounds/{round}`: the round's counts in total and per
+    /// distribution point (claims, entitlement delivered, double claims caught).
+    pub async fn round_report(
+        &self,
+        program: &weft_types::ProgramId,
+        round: u32,
+    ) -> Result<Value, ClientError> {
+        self.get(&format!("/api/v1/programs/{program}/rounds/{round}"))
+            .await
+    }
+
     /// Waits until the block is confirmed (polling, at most `timeout`) and returns its
     /// ledger outcome: applied, or conflicting with the reason.
     pub async fn wait_outcome(

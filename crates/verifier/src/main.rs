@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use weft_client::Client;
-use weft_credentials::presentation::{PresentationRequest, PresentationResponse};
+use weft_credentials::presentation::PresentationResponse;
 use weft_types::{Did, ProgramId};
 use weft_verifier::net::{submit, sync};
 use weft_verifier::{
@@ -222,26 +222,11 @@ async fn main() -> Result<()> {
             json,
         } => {
             let (config, verifier) = load(&dir)?;
-            let entry = verifier
-                .program(&program)
-                .context("this point does not serve that program: sync --program ID")?;
-            let p = &entry.program;
             let mut nonce = [0u8; 16];
             rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
-            let request = PresentationRequest {
-                program,
-                round,
-                nonce,
-                point: config.point,
-                device_key: config.device_public_key(),
-                time: now_ms(),
-                registries: verifier.accepted_registries(&program),
-                schema: p.schema,
-                conditions: p.conditions.clone(),
-                disclose: p.disclose,
-                issued_before: p.issued_before,
-                summary: format!("{} {}", p.entitlement.quantity, p.entitlement.unit),
-            };
+            let request = verifier
+                .request(&config, &program, round, nonce, now_ms())
+                .context("this point does not serve that program: sync --program ID")?;
             Queue::open(&dir)?.put_request(&request)?;
             println!("{}", serde_json::to_string_pretty(&request.to_json())?);
             if !json {

@@ -203,6 +203,36 @@ impl Verifier {
         ids
     }
 
+    /// A presentation request for `program`'s `round` at `now` (Unix ms) with a fresh
+    /// `nonce`: the program's schema, conditions, disclosure mask and issuance bound,
+    /// this point and its device key, the accepted registries as a hint. `None` when
+    /// the point does not serve the program. The caller stores it
+    /// ([`crate::Queue::put_request`]) before showing it.
+    pub fn request(
+        &self,
+        config: &crate::config::PointConfig,
+        program: &ProgramId,
+        round: u32,
+        nonce: [u8; 16],
+        now: u64,
+    ) -> Option<PresentationRequest> {
+        let p = &self.programs.get(program)?.program;
+        Some(PresentationRequest {
+            program: *program,
+            round,
+            nonce,
+            point: config.point,
+            device_key: config.device_public_key(),
+            time: now,
+            registries: self.accepted_registries(program),
+            schema: p.schema,
+            conditions: p.conditions.clone(),
+            disclose: p.disclose,
+            issued_before: p.issued_before,
+            summary: summary_text(&p.entitlement),
+        })
+    }
+
     /// Whether the downloaded list has this nullifier.
     pub fn used_at_sync(&self, program: &ProgramId, round: u32, nullifier: &[u8; 32]) -> bool {
         self.used.contains(&(*program, round, *nullifier))
@@ -332,4 +362,25 @@ impl Verifier {
             unit: program.entitlement.unit.clone(),
         })
     }
+}
+
+/// The request's entitlement summary (at most `MAX_SUMMARY_BYTES`, cut on a character
+/// boundary): "25 kg rice", with "or more" when tiers may give more.
+fn summary_text(e: &weft_types::Entitlement) -> String {
+    let more = e.tiers.iter().any(|t| t.quantity > e.quantity);
+    let mut s = format!(
+        "{} {}{}",
+        e.quantity,
+        e.unit,
+        if more { " (or more by tier)" } else { "" }
+    );
+    let max = weft_credentials::presentation::MAX_SUMMARY_BYTES;
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
 }
