@@ -14,8 +14,11 @@
 //! - [`enrol`]: the commitments an agency's registration station needs, as JSON and CSV.
 //! - [`sync`]: registry chunks (from a node, or a sync file carried to an offline camp)
 //!   turned into fresh authentication paths.
-//! - [`request`] and [`prove`]: a presentation request, its plain-words consent text, and
-//!   the proof.
+//! - [`request`] and [`prove`]: a distribution point's presentation request (the
+//!   normative protocol of `weft_credentials::presentation`), its plain-words consent
+//!   text, and the proof packed as the presentation response.
+//! - [`import`]: credentials from the issuer's signed W3C VC 2.0 document, checked
+//!   against the issuer's DID document and, from a node, the registry.
 //! - [`qr`]: QR codes for the terminal and as PNG, and reading one back from a PNG.
 //! - [`wallet`]: [`Wallet`], the unlocked wallet tying it all together.
 //! - `file` (not on wasm): the atomic file storage the CLI uses.
@@ -27,6 +30,7 @@
 pub mod enrol;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod file;
+pub mod import;
 pub mod keys;
 pub mod measure;
 pub mod model;
@@ -38,9 +42,10 @@ pub mod sync;
 pub mod wallet;
 
 pub use enrol::Enrolment;
+pub use import::{IssuerEvidence, RegistryEvidence};
 pub use keys::{HouseholdHandover, RecoveryPhrase};
 pub use model::{FrHex, RegistryId, StoredCredential};
-pub use request::PresentationRequest;
+pub use request::{read_request, PresentationRequest, PresentationResponse};
 pub use store::{KdfParams, MemoryStorage, StorageError, WalletStorage};
 pub use sync::{ChunkResponse, SyncBundle, SyncReport};
 pub use wallet::Wallet;
@@ -96,10 +101,14 @@ pub enum WalletError {
     /// A credential that cannot be stored (wrong holder, malformed, duplicate).
     #[error("credential refused: {0}")]
     Credential(String),
+    /// The credential's issuer is deactivated on the ledger.
+    #[error("issuer {0} is deactivated: its credentials are no longer accepted")]
+    IssuerDeactivated(String),
+    /// The issuer's Data Integrity signature on a credential document does not verify.
+    #[error("the issuer's signature does not verify: {0}")]
+    Signature(String),
     /// The credential's issuer is not among the issuers the wallet knows from the ledger.
-    #[error(
-        "unknown issuer {0}: the wallet does not know this issuer from the ledger (sync first)"
-    )]
+    #[error("unknown issuer: {0}")]
     UnknownIssuer(String),
     /// No stored credential has that id.
     #[error("no credential with id {0}")]
@@ -124,6 +133,15 @@ pub enum WalletError {
     /// A presentation request that cannot be read.
     #[error("invalid presentation request: {0}")]
     Request(String),
+    /// The credential that fits the request does not meet the program's conditions: the
+    /// wallet refuses before proving.
+    #[error("credential {credential} does not meet the program's conditions ({conditions})")]
+    DoesNotMeet {
+        /// The credential's id.
+        credential: String,
+        /// The program's conditions, in words.
+        conditions: String,
+    },
     /// No stored credential can answer the request.
     #[error("no credential can answer this request: {0}")]
     NoMatchingCredential(String),

@@ -8,19 +8,20 @@
 //!   run, both slots tried, the JSON parsed, the keys derived from the phrase).
 //! - `sync_chunk_ms`: parse one node chunk answer (2^10 leaves, depth 24), check it hashes
 //!   to its root, derive the path and save the wallet (re-encryption, no Argon2id).
-//! - `prove_end_to_end_ms`: parse the request JSON, choose the credential, the consent
-//!   text, the proof (native check, witness, Groth16) and the presentation's bytes and
-//!   terminal QR code; the proving key is loaded once beforehand (`load_keys_ms`).
+//! - `prove_end_to_end_ms`: parse the point's request JSON, choose the credential, the
+//!   consent text, the proof (native check, witness, Groth16) and the response's bytes
+//!   and terminal QR code; the proving key is loaded once beforehand (`load_keys_ms`).
 
 #[cfg(not(target_arch = "wasm32"))]
 use rand::rngs::OsRng;
 use rand::{CryptoRng, RngCore, SeedableRng};
 use serde::Serialize;
 use weft_circuits::groth16::fr_from_hash;
-use weft_circuits::presentation::Request;
-use weft_circuits::{Condition, Credential, Keys, Policy, Predicate, NUM_ATTRIBUTES};
+use weft_circuits::{Credential, Keys, NUM_ATTRIBUTES};
+use weft_credentials::claim::{program_field, schema_field};
 use weft_crypto::poseidon::Fr;
 use weft_crypto::registry::Registry;
+use weft_types::{Did, PolicyCondition, PredicateOp, ProgramId, PublicKeyBytes, SchemaId};
 
 use crate::model::{IssuerInfo, ProgramInfo, RegistryId};
 use crate::sync::RootEntry;
@@ -67,7 +68,7 @@ pub struct Fixture {
     pub wallet: Option<Wallet<MemoryStorage>>,
     /// The node's answer for the chunk holding the credential (JSON).
     pub chunk_answer: Vec<u8>,
-    /// The request (interim JSON form).
+    /// The distribution point's request (its JSON form).
     pub request: String,
     milestone: u32,
 }
@@ -89,8 +90,10 @@ impl Fixture {
             &mut rng,
         )?;
         let e = w.enrolment();
-        let schema = fr_from_hash(b"weft:schema:household-v1");
-        let program = fr_from_hash(b"weft:program:bench");
+        let schema_id = SchemaId([3u8; 32]);
+        let program_id = ProgramId(weft_types::RegistryId([4u8; 32]));
+        let schema = schema_field(&schema_id);
+        let program = program_field(&program_id);
         let mut attributes = [Fr::from(0u64); NUM_ATTRIBUTES];
         attributes[0] = Fr::from(34u64);
         attributes[1] = Fr::from(5u64);
@@ -138,6 +141,7 @@ impl Fixture {
                 leaf_index: index,
                 issuer: "did:weft:bench".into(),
                 attribute_names: vec![],
+                schema_definition: None,
                 document: serde_json::Value::Null,
                 path: None,
                 revoked: false,
@@ -159,30 +163,30 @@ impl Fixture {
         })
         .unwrap_or_default();
         let request = PresentationRequest {
-            request: Request {
-                schema,
-                program,
-                round: 1,
-                challenge: fr_from_hash(b"bench challenge"),
-                today: 1_764_000_000,
-                issued_before: 1_764_000_000,
-                policy: Policy {
-                    conditions: vec![
-                        Condition {
-                            attribute: 0,
-                            predicate: Predicate::Ge(18),
-                        },
-                        Condition {
-                            attribute: 1,
-                            predicate: Predicate::Between(3, 12),
-                        },
-                    ],
+            program: program_id,
+            round: 1,
+            nonce: [5u8; 16],
+            point: Did([6u8; 32]),
+            device_key: PublicKeyBytes([7u8; 32]),
+            time: 1_764_000_000_000,
+            registries: vec![weft_types::RegistryId(id.0)],
+            schema: schema_id,
+            conditions: vec![
+                PolicyCondition {
+                    attribute: 0,
+                    predicate: PredicateOp::Ge { value: 18 },
                 },
-            },
-            disclose: vec![1],
-            accepted_roots: None,
+                PolicyCondition {
+                    attribute: 1,
+                    predicate: PredicateOp::Between { lo: 3, hi: 12 },
+                },
+            ],
+            disclose: 0b10,
+            issued_before: 1_764_000_000,
+            summary: "25 kg rice".into(),
         }
-        .to_json();
+        .to_json()
+        .to_string();
         let mut f = Fixture {
             wallet: Some(w),
             chunk_answer,
@@ -219,10 +223,10 @@ impl Fixture {
         keys: &Keys,
         rng: &mut R,
     ) -> Result<Vec<u8>> {
-        let req = PresentationRequest::from_json(self.request.as_bytes())?;
+        let req = crate::read_request(self.request.as_bytes())?;
         let w = self.wallet()?;
         let consent = w.describe(&req, None)?;
-        let p = w.prove(keys, &req, Some(&consent.credential_id), rng)?;
+        let p = w.respond(keys, &req, Some(&consent.credential_id), rng)?;
         let b = p.to_bytes();
         let _ = crate::qr::terminal(&b)?;
         Ok(b)

@@ -141,6 +141,11 @@ pub struct StoredCredential {
     /// Attribute names in slot order, for the holder's eyes (from the schema; may be empty).
     #[serde(default)]
     pub attribute_names: Vec<String>,
+    /// The schema the credential was issued under, when the wallet has it (credentials
+    /// imported from a signed document): consent texts then decode values and conditions
+    /// by attribute kind ("region is north or east" rather than slot numbers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_definition: Option<weft_types::Schema>,
     /// The original credential document (the issuer's signed W3C VC), kept verbatim.
     #[serde(default)]
     pub document: serde_json::Value,
@@ -198,13 +203,47 @@ impl StoredCredential {
         })
     }
 
-    /// A plain name for attribute `j` ("attribute j" when the schema gave none).
+    /// A plain name for attribute `j` ("attribute j" when the schema gave none);
+    /// underscores read as spaces (`household_size` → "household size").
     pub fn attribute_name(&self, j: usize) -> String {
         self.attribute_names
             .get(j)
             .filter(|n| !n.is_empty())
-            .cloned()
+            .map(|n| n.replace('_', " "))
             .unwrap_or_else(|| format!("attribute {j}"))
+    }
+
+    /// Attribute `j`'s value for people: decoded by the schema when the wallet has it
+    /// (a date, an enumeration value, `true`), a hashed text as written in the signed
+    /// document's `credentialSubject`, else the number or a short hex.
+    pub fn attribute_text(&self, j: usize) -> String {
+        let Some(v) = self.attributes.get(j).map(|a| a.0) else {
+            return String::new();
+        };
+        let def = self
+            .schema_definition
+            .as_ref()
+            .and_then(|s| s.attributes.get(j));
+        let Some(def) = def else {
+            return crate::prove::show_value(&v);
+        };
+        if matches!(def.kind, weft_types::AttributeKind::StringHash) {
+            let written = self
+                .document
+                .get("credentialSubject")
+                .and_then(|s| s.get(&def.name))
+                .and_then(serde_json::Value::as_str)
+                .filter(|t| weft_credentials::string_hash(t) == v);
+            return match written {
+                Some(t) => format!("\"{t}\""),
+                None => "(a hashed text)".into(),
+            };
+        }
+        match weft_credentials::decode_value(&def.kind, &v) {
+            Some(serde_json::Value::String(s)) => s,
+            Some(other) => other.to_string(),
+            None => crate::prove::show_value(&v),
+        }
     }
 }
 

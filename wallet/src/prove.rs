@@ -1,22 +1,36 @@
-//! From a request to a presentation: which credential answers it, what the holder is told
-//! before consenting, and the proof.
+//! From a distribution point's request to the wallet's response: which credential
+//! answers it, what the holder is told before consenting, and the proof.
 //!
 //! The holder must know what a presentation gives away before it is made: which
 //! attributes are revealed (by name, with their values), which conditions are proved
 //! without revealing the values, to which program, and that it spends the household's one
-//! claim for the round. [`describe`] says that in plain words; [`prove`] makes the
-//! presentation only from a credential whose path is fresh (`sync::check_fresh`).
+//! claim for the round. [`describe`] says that in plain words; [`respond`] makes the
+//! response only from a credential whose path is against the registry root the wallet
+//! last synced (`sync::check_fresh`).
+//!
+//! # The statement
+//!
+//! The wallet proves exactly the statement the point and the ledger rebuild with
+//! `weft_credentials::claim::statement(program id, program, to_claim(request, response))`:
+//! the request's half comes from [`PresentationRequest::circuit_request`] (schema and
+//! program elements, round, the challenge of the claim the response will make, today =
+//! the request's time in seconds, the issuance bound and the policy, all from the
+//! request, which the point checks against its program), the response's half is the
+//! credential's registry root, the household's nullifier for (program, round) and the
+//! attributes of the request's disclosure mask.
 
 use ark_ff::PrimeField;
 use rand::{CryptoRng, RngCore};
+use weft_circuits::presentation::Request;
 use weft_circuits::{
     EligibilityCircuit, HolderSecrets, Keys, Predicate, Presentation, Statement, Witness,
     NUM_ATTRIBUTES,
 };
+use weft_credentials::claim::{program_field, schema_field};
 use weft_crypto::poseidon::Fr;
 
 use crate::model::{fr_hex, WalletData};
-use crate::request::PresentationRequest;
+use crate::request::{disclosed_slots, PresentationRequest, PresentationResponse};
 use crate::{Result, StoredCredential, WalletError};
 
 /// What the holder is asked to consent to.
@@ -27,7 +41,9 @@ pub struct Consent {
     /// The program's name.
     pub program: String,
     /// The round.
-    pub round: u64,
+    pub round: u32,
+    /// What the point says the household receives (its words, `25 kg rice`).
+    pub summary: String,
     /// `(attribute name, value)` for each revealed attribute.
     pub revealed: Vec<(String, String)>,
     /// Each condition proved without revealing the value, in words.
@@ -61,74 +77,165 @@ fn words(p: &Predicate) -> String {
     }
 }
 
-/// The program's name, or [`WalletError::UnknownProgram`].
-pub fn program_name(data: &WalletData, program: &Fr) -> Result<String> {
-    data.programs
-        .iter()
-        .find(|p| p.id.0 == *program)
-        .map(|p| p.name.clone())
-        .ok_or_else(|| WalletError::UnknownProgram(fr_hex(program)))
+/// The circuit's view of `req`, or [`WalletError::Request`].
+pub fn circuit_request(req: &PresentationRequest) -> Result<Request> {
+    req.circuit_request()
+        .map_err(|e| WalletError::Request(e.to_string()))
 }
 
-/// The stored credential that can answer `req`: this holder's, of the requested schema,
-/// not revoked, valid today, issued before the bound, satisfying the policy. The error
-/// says why none can.
+/// The program's name, or [`WalletError::UnknownProgram`].
+pub fn program_name(data: &WalletData, req: &PresentationRequest) -> Result<String> {
+    let program = program_field(&req.program);
+    data.programs
+        .iter()
+        .find(|p| p.id.0 == program)
+        .map(|p| p.name.clone())
+        .ok_or_else(|| WalletError::UnknownProgram(req.program.to_string()))
+}
+
+/// How far a credential got through [`choose`]'s checks: the error of the credential
+/// that got furthest is the one the holder is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Stage {
+    Schema,
+    Registry,
+    Keys,
+    Revoked,
+    Expired,
+    IssuedLate,
+    Policy,
+    Stale,
+}
+
+/// The stored credential that answers `req`: this holder's, of the requested schema, in
+/// one of the registries the request names (when it names any), not revoked, valid at
+/// the request's time, issued before the bound, meeting the policy, and synced to the
+/// newest root the wallet knows for its registry. When none does, the error is the one
+/// of the credential that came closest: [`WalletError::DoesNotMeet`] when a credential
+/// fails only the program's conditions, [`WalletError::StaleRegistry`] when it needs a
+/// sync, [`WalletError::Revoked`], or [`WalletError::NoMatchingCredential`] with the
+/// reason.
 pub fn choose<'a>(
     data: &'a WalletData,
     secrets: &HolderSecrets,
     req: &PresentationRequest,
+    circuit: &Request,
     wanted: Option<&str>,
 ) -> Result<&'a StoredCredential> {
-    let r = &req.request;
-    let mut reason = "the wallet holds no credential".to_string();
-    let mut revoked = None;
-    for c in &data.credentials {
-        if wanted.is_some_and(|w| c.id() != w) {
-            continue;
-        }
-        if c.schema.0 != r.schema {
-            reason = format!("no credential of schema {}", fr_hex(&r.schema));
-            continue;
-        }
-        if c.holder_commitment.0 != secrets.holder_commitment()
-            || c.household_commitment.0 != secrets.household_commitment()
-        {
-            reason = format!("credential {} is bound to other keys", c.id());
-            continue;
-        }
-        if c.revoked {
-            revoked = Some(c.id());
-            continue;
-        }
-        if c.expiry < r.today {
-            reason = format!("credential {} has expired", c.id());
-            continue;
-        }
-        if c.issued_at > r.issued_before {
-            reason = format!(
-                "credential {} was issued after this round's deadline",
-                c.id()
-            );
-            continue;
-        }
-        let cred = c.credential();
-        if !r.policy.holds(&cred.attributes) {
-            reason = format!(
-                "credential {} does not meet the program's conditions",
-                c.id()
-            );
-            continue;
-        }
-        return Ok(c);
-    }
     if let Some(w) = wanted {
         if !data.credentials.iter().any(|c| c.id() == w) {
             return Err(WalletError::UnknownCredential(w.to_string()));
         }
     }
-    match revoked {
-        Some(id) => Err(WalletError::Revoked(id)),
-        None => Err(WalletError::NoMatchingCredential(reason)),
+    let schema = schema_field(&req.schema);
+    let mut best: Option<(Stage, WalletError)> = None;
+    let mut note = |stage: Stage, e: WalletError| {
+        if best.as_ref().is_none_or(|(s, _)| stage > *s) {
+            best = Some((stage, e));
+        }
+    };
+    for c in &data.credentials {
+        let id = c.id();
+        if wanted.is_some_and(|w| id != w) {
+            continue;
+        }
+        if c.schema.0 != schema {
+            note(
+                Stage::Schema,
+                WalletError::NoMatchingCredential(format!(
+                    "the wallet holds no credential of the program's schema {}",
+                    req.schema.to_hex()
+                )),
+            );
+            continue;
+        }
+        if !req.registries.is_empty() && !req.registries.iter().any(|r| r.0 == c.registry.0) {
+            note(
+                Stage::Registry,
+                WalletError::NoMatchingCredential(format!(
+                    "credential {id} is in registry {}, which the program does not accept",
+                    c.registry
+                )),
+            );
+            continue;
+        }
+        if c.holder_commitment.0 != secrets.holder_commitment()
+            || c.household_commitment.0 != secrets.household_commitment()
+        {
+            note(
+                Stage::Keys,
+                WalletError::NoMatchingCredential(format!(
+                    "credential {id} is bound to other keys"
+                )),
+            );
+            continue;
+        }
+        if c.revoked {
+            note(Stage::Revoked, WalletError::Revoked(id));
+            continue;
+        }
+        if c.expiry < circuit.today {
+            note(
+                Stage::Expired,
+                WalletError::NoMatchingCredential(format!("credential {id} has expired")),
+            );
+            continue;
+        }
+        if c.issued_at > circuit.issued_before {
+            note(
+                Stage::IssuedLate,
+                WalletError::NoMatchingCredential(format!(
+                    "credential {id} was issued after the program's deadline"
+                )),
+            );
+            continue;
+        }
+        if !circuit.policy.holds(&c.credential().attributes) {
+            note(
+                Stage::Policy,
+                WalletError::DoesNotMeet {
+                    credential: id,
+                    conditions: conditions_text(c, req, circuit).join("; "),
+                },
+            );
+            continue;
+        }
+        if let Err(e) = crate::sync::check_fresh(data, c) {
+            note(Stage::Stale, e);
+            continue;
+        }
+        return Ok(c);
+    }
+    Err(best.map(|(_, e)| e).unwrap_or_else(|| {
+        WalletError::NoMatchingCredential("the wallet holds no credential".into())
+    }))
+}
+
+/// The request's conditions in words, with the credential's attribute names (decoded by
+/// its schema when the wallet has it).
+fn conditions_text(
+    cred: &StoredCredential,
+    req: &PresentationRequest,
+    circuit: &Request,
+) -> Vec<String> {
+    match &cred.schema_definition {
+        Some(schema) => req
+            .conditions
+            .iter()
+            .map(|c| weft_credentials::policy::describe(std::slice::from_ref(c), schema))
+            .collect(),
+        None => circuit
+            .policy
+            .conditions
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {}",
+                    cred.attribute_name(c.attribute as usize),
+                    words(&c.predicate)
+                )
+            })
+            .collect(),
     }
 }
 
@@ -138,34 +245,26 @@ pub fn describe(
     cred: &StoredCredential,
     req: &PresentationRequest,
 ) -> Result<Consent> {
-    let r = &req.request;
-    let program = program_name(data, &r.program)?;
-    let revealed: Vec<(String, String)> = req
-        .disclose
-        .iter()
-        .map(|&j| {
-            (
-                cred.attribute_name(j as usize),
-                show_value(&cred.attributes[j as usize].0),
-            )
-        })
+    let program = program_name(data, req)?;
+    let circuit = circuit_request(req)?;
+    let revealed: Vec<(String, String)> = disclosed_slots(req.disclose)
+        .into_iter()
+        .map(|j| (cred.attribute_name(j), cred.attribute_text(j)))
         .collect();
-    let proved: Vec<String> = r
-        .policy
-        .conditions
-        .iter()
-        .map(|c| {
-            format!(
-                "your {} {}",
-                cred.attribute_name(c.attribute as usize),
-                words(&c.predicate)
-            )
-        })
+    let proved: Vec<String> = conditions_text(cred, req, &circuit)
+        .into_iter()
+        .map(|c| format!("your {c}"))
         .collect();
+    let round = req.round;
     let mut text = format!(
-        "A distribution point asks you to prove that you can receive aid from \"{program}\" (round {}).\n",
-        r.round
+        "A distribution point asks you to prove that you can receive aid from \"{program}\" (round {round}).\n"
     );
+    if !req.summary.trim().is_empty() {
+        text.push_str(&format!(
+            "It says your household receives: {}.\n",
+            req.summary.trim()
+        ));
+    }
     if revealed.is_empty() {
         text.push_str("It will see none of your details.\n");
     } else {
@@ -174,30 +273,29 @@ pub fn describe(
             text.push_str(&format!("  - your {n}: {v}\n"));
         }
     }
-    if !proved.is_empty() {
-        text.push_str("It will learn only that these are true, not the values:\n");
-        for p in &proved {
-            text.push_str(&format!("  - {p}\n"));
-        }
+    text.push_str("It will learn only that these are true, not the values:\n");
+    for p in &proved {
+        text.push_str(&format!("  - {p}\n"));
     }
     text.push_str("  - your credential is valid and has not been revoked\n");
     text.push_str(&format!(
-        "This uses your household's one claim for round {} of \"{program}\": after this, \
-         no one in your household can claim again in this round.\n",
-        r.round
+        "This uses your household's one claim for round {round} of \"{program}\": after this, \
+         no one in your household can claim again in this round.\n"
     ));
     text.push_str("Nothing else about you is revealed.");
     Ok(Consent {
         credential_id: cred.id(),
         program,
-        round: r.round,
+        round,
+        summary: req.summary.clone(),
         revealed,
         proved,
         text,
     })
 }
 
-/// The circuit for `req` answered by `cred` (its path must be fresh).
+/// The circuit for `req` answered by `cred` (its path must be fresh): the statement the
+/// point and the ledger rebuild (module notes) and the holder's witness.
 pub fn circuit(
     data: &WalletData,
     secrets: &HolderSecrets,
@@ -205,38 +303,38 @@ pub fn circuit(
     req: &PresentationRequest,
     depth: usize,
 ) -> Result<EligibilityCircuit> {
-    crate::sync::check_fresh(data, cred, req.accepted_roots.as_deref())?;
-    let path = cred
-        .registry_path()
-        .ok_or_else(|| WalletError::StaleRegistry("credential not synced".into()))?;
+    crate::sync::check_fresh(data, cred)?;
+    let request = circuit_request(req)?;
+    let not_synced =
+        || WalletError::StaleRegistry(format!("credential {} is not synced", cred.id()));
+    let path = cred.registry_path().ok_or_else(not_synced)?;
+    let root = cred
+        .path
+        .as_ref()
+        .map(|p| p.root.0)
+        .ok_or_else(not_synced)?;
     if path.siblings.len() != depth {
         return Err(WalletError::Sync(format!(
             "the registry has depth {}, the proving key depth {depth}",
             path.siblings.len()
         )));
     }
-    let root = cred
-        .path
-        .as_ref()
-        .map(|p| p.root.0)
-        .ok_or_else(|| WalletError::StaleRegistry("credential not synced".into()))?;
     let credential = cred.credential();
     let mut disclosed = [None; NUM_ATTRIBUTES];
-    for &j in &req.disclose {
-        disclosed[j as usize] = Some(credential.attributes[j as usize]);
+    for j in disclosed_slots(req.disclose) {
+        disclosed[j] = Some(credential.attributes[j]);
     }
-    let r = &req.request;
     let statement = Statement {
         root,
-        nullifier: secrets.nullifier(r.program, r.round),
-        schema: r.schema,
-        program: r.program,
-        round: r.round,
-        challenge: r.challenge,
-        today: r.today,
-        issued_before: r.issued_before,
+        nullifier: secrets.nullifier(request.program, request.round),
+        schema: request.schema,
+        program: request.program,
+        round: request.round,
+        challenge: request.challenge,
+        today: request.today,
+        issued_before: request.issued_before,
         disclosed,
-        policy: r.policy.clone(),
+        policy: request.policy,
     };
     Ok(EligibilityCircuit {
         depth,
@@ -249,16 +347,22 @@ pub fn circuit(
     })
 }
 
-/// Proves `req` with `cred` (after [`describe`] and the holder's consent).
-pub fn prove<R: RngCore + CryptoRng>(
+/// Proves `req` with `cred` (after [`describe`] and the holder's consent) and packs the
+/// response the point reads.
+pub fn respond<R: RngCore + CryptoRng>(
     keys: &Keys,
     data: &WalletData,
     secrets: &HolderSecrets,
     cred: &StoredCredential,
     req: &PresentationRequest,
     rng: &mut R,
-) -> Result<Presentation> {
-    program_name(data, &req.request.program)?;
+) -> Result<PresentationResponse> {
+    program_name(data, req)?;
     let c = circuit(data, secrets, cred, req, keys.depth)?;
-    Ok(Presentation::prove(keys, c, rng)?)
+    let p = Presentation::prove(keys, c, rng)?;
+    Ok(PresentationResponse::from_presentation(
+        req,
+        weft_types::RegistryId(cred.registry.0),
+        &p,
+    ))
 }

@@ -1,238 +1,129 @@
-//! A verifier's presentation request as the wallet reads it.
+//! A distribution point's presentation request as the wallet meets it.
 //!
-//! The request carries what the circuit's [`weft_circuits::presentation::Request`] needs
-//! (schema, program, round, challenge, today, issuance bound, policy), which attributes
-//! the verifier asks to see, and optionally the registry roots it accepts.
+//! The protocol is `weft_credentials::presentation` (specs/distribution-point.md §1): the
+//! point shows a [`PresentationRequest`] (`weft-verifier request` prints it as JSON and as
+//! a QR code of its binary form), the wallet answers with a [`PresentationResponse`].
+//! This module only reads the request in every form a holder can be handed it:
 //!
-//! # Notes on the interim JSON form
+//! - a PNG image of the point's QR code (whose content is the binary form, or any of the
+//!   text forms below);
+//! - the JSON form (`{"version": 1, "program": …}`);
+//! - the binary form as hex text (optionally `0x`-prefixed);
+//! - the binary form itself (first byte: the version, `1`).
 //!
-//! The identity layer (`weft-credentials`) defines the normative request JSON. Until it
-//! lands, the wallet reads this form (a QR code's content or a file), and
-//! [`PresentationRequest`] is the seam: a parser of the normative form only has to build
-//! one.
-//!
-//! ```json
-//! {"type": "weft-presentation-request", "version": 1,
-//!  "schema": "0x..", "program": "0x..", "round": 1, "challenge": "0x..",
-//!  "today": 1764000000, "issuedBefore": 1763913600,
-//!  "policy": [{"attribute": 0, "op": "ge", "value": 18},
-//!             {"attribute": 1, "op": "between", "lo": 3, "hi": 12},
-//!             {"attribute": 2, "op": "in", "values": ["0x..", "0x.."]}],
-//!  "disclose": [1, 3],
-//!  "acceptedRoots": ["0x.."]}
-//! ```
-//!
-//! `op` is one of `eq, ne, lt, le, gt, ge, between, in, notIn`; `eq` and `ne` take a
-//! `value` that is a number or a `0x` field element, the ordered operators a number below
-//! 2^32. `acceptedRoots` is optional.
+//! The forms cannot be confused: a PNG starts with `\x89PNG`, JSON with `{`, hex text
+//! with a hex digit, and the binary form with the byte `1`.
 
-use serde::Deserialize;
-use weft_circuits::presentation::Request;
-use weft_circuits::{Condition, Policy, Predicate, NUM_ATTRIBUTES};
-use weft_crypto::poseidon::Fr;
+pub use weft_credentials::presentation::{PresentationRequest, PresentationResponse};
 
-use crate::model::{fr_hex, parse_fr_hex};
 use crate::{Result, WalletError};
 
-/// The `type` of a request.
-pub const REQUEST_TYPE: &str = "weft-presentation-request";
-
-/// What a verifier asks of the holder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PresentationRequest {
-    /// The circuit's request (every public input the verifier supplies).
-    pub request: Request,
-    /// Attributes the verifier asks the holder to reveal (indices, ascending, unique).
-    pub disclose: Vec<u8>,
-    /// Registry roots the verifier accepts, when it says.
-    pub accepted_roots: Option<Vec<Fr>>,
+fn bad(e: impl std::fmt::Display) -> WalletError {
+    WalletError::Request(e.to_string())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Json {
-    #[serde(rename = "type")]
-    kind: String,
-    version: u32,
-    schema: String,
-    program: String,
-    round: u64,
-    challenge: String,
-    today: u32,
-    issued_before: u32,
-    #[serde(default)]
-    policy: Vec<CondJson>,
-    #[serde(default)]
-    disclose: Vec<u8>,
-    #[serde(default)]
-    accepted_roots: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CondJson {
-    attribute: u8,
-    op: String,
-    #[serde(default)]
-    value: Option<serde_json::Value>,
-    #[serde(default)]
-    lo: Option<u32>,
-    #[serde(default)]
-    hi: Option<u32>,
-    #[serde(default)]
-    values: Option<Vec<serde_json::Value>>,
-}
-
-fn bad(s: impl Into<String>) -> WalletError {
-    WalletError::Request(s.into())
-}
-
-/// A field element from a JSON number or a `0x` string.
-fn field(v: &serde_json::Value) -> Result<Fr> {
-    match v {
-        serde_json::Value::Number(n) => n
-            .as_u64()
-            .map(Fr::from)
-            .ok_or_else(|| bad("a value is not an unsigned integer")),
-        serde_json::Value::String(s) => parse_fr_hex(s).map_err(bad),
-        _ => Err(bad("a value is neither a number nor a 0x field element")),
+/// Reads a request from a file's or a scanned QR code's bytes (module notes).
+pub fn read_request(bytes: &[u8]) -> Result<PresentationRequest> {
+    if bytes.starts_with(b"\x89PNG") {
+        let content = crate::qr::read_png(bytes)?;
+        if content.starts_with(b"\x89PNG") {
+            return Err(bad("the QR code holds an image, not a request"));
+        }
+        return read_request(&content);
+    }
+    let text = std::str::from_utf8(bytes).ok().map(str::trim);
+    match text {
+        Some(t) if t.starts_with('{') => {
+            let v: serde_json::Value = serde_json::from_str(t).map_err(bad)?;
+            PresentationRequest::from_json(&v).map_err(bad)
+        }
+        Some(t) if is_hex(t) => {
+            let h = t.strip_prefix("0x").unwrap_or(t);
+            let b = hex::decode(h).map_err(bad)?;
+            PresentationRequest::from_bytes(&b).map_err(bad)
+        }
+        _ => PresentationRequest::from_bytes(bytes).map_err(bad),
     }
 }
 
-fn small(v: &Option<serde_json::Value>) -> Result<u32> {
-    v.as_ref()
-        .and_then(|v| v.as_u64())
-        .and_then(|v| u32::try_from(v).ok())
-        .ok_or_else(|| bad("an ordered comparison needs a number below 2^32 as value"))
+fn is_hex(t: &str) -> bool {
+    let h = t.strip_prefix("0x").unwrap_or(t);
+    !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-impl PresentationRequest {
-    /// Parses the interim JSON form (module notes), checking everything the circuit
-    /// will need (at most 8 conditions, indices below 16, sets of 1 to 8 values).
-    pub fn from_json(bytes: &[u8]) -> Result<Self> {
-        let j: Json = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
-        if j.kind != REQUEST_TYPE || j.version != 1 {
-            return Err(bad("not a version-1 Weft presentation request"));
+/// The slots a disclosure mask names, ascending (bit `j`: slot `j`).
+pub fn disclosed_slots(mask: u16) -> Vec<usize> {
+    (0..16).filter(|j| mask & (1 << j) != 0).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_types::{
+        Did, PolicyCondition, PredicateOp, ProgramId, PublicKeyBytes, RegistryId, SchemaId,
+    };
+
+    fn request() -> PresentationRequest {
+        PresentationRequest {
+            program: ProgramId(RegistryId([1; 32])),
+            round: 2,
+            nonce: [9; 16],
+            point: Did([3; 32]),
+            device_key: PublicKeyBytes([4; 32]),
+            time: 1_764_000_000_000,
+            registries: vec![RegistryId([5; 32])],
+            schema: SchemaId([6; 32]),
+            conditions: vec![PolicyCondition {
+                attribute: 0,
+                predicate: PredicateOp::Ge { value: 3 },
+            }],
+            disclose: 0b10,
+            issued_before: 1_763_000_000,
+            summary: "25 kg rice".into(),
         }
-        let mut conditions = Vec::with_capacity(j.policy.len());
-        for c in &j.policy {
-            let predicate = match c.op.as_str() {
-                "eq" => Predicate::Eq(field(
-                    c.value.as_ref().ok_or_else(|| bad("eq needs value"))?,
-                )?),
-                "ne" => Predicate::Ne(field(
-                    c.value.as_ref().ok_or_else(|| bad("ne needs value"))?,
-                )?),
-                "lt" => Predicate::Lt(small(&c.value)?),
-                "le" => Predicate::Le(small(&c.value)?),
-                "gt" => Predicate::Gt(small(&c.value)?),
-                "ge" => Predicate::Ge(small(&c.value)?),
-                "between" => Predicate::Between(
-                    c.lo.ok_or_else(|| bad("between needs lo"))?,
-                    c.hi.ok_or_else(|| bad("between needs hi"))?,
-                ),
-                "in" | "notIn" => {
-                    let vs = c
-                        .values
-                        .as_ref()
-                        .ok_or_else(|| bad("a set condition needs values"))?
-                        .iter()
-                        .map(field)
-                        .collect::<Result<Vec<_>>>()?;
-                    if c.op == "in" {
-                        Predicate::In(vs)
-                    } else {
-                        Predicate::NotIn(vs)
-                    }
-                }
-                other => return Err(bad(format!("unknown operator {other:?}"))),
-            };
-            conditions.push(Condition {
-                attribute: c.attribute,
-                predicate,
-            });
-        }
-        let policy = Policy { conditions };
-        policy
-            .slot_inputs()
-            .map_err(|e| bad(format!("policy: {e}")))?;
-        let mut disclose = j.disclose.clone();
-        disclose.sort_unstable();
-        disclose.dedup();
-        if disclose.iter().any(|&d| d as usize >= NUM_ATTRIBUTES) {
-            return Err(bad("a disclosed attribute index is above 15"));
-        }
-        let accepted_roots = match &j.accepted_roots {
-            Some(rs) => Some(
-                rs.iter()
-                    .map(|r| parse_fr_hex(r).map_err(bad))
-                    .collect::<Result<Vec<_>>>()?,
-            ),
-            None => None,
-        };
-        Ok(PresentationRequest {
-            request: Request {
-                schema: parse_fr_hex(&j.schema).map_err(bad)?,
-                program: parse_fr_hex(&j.program).map_err(bad)?,
-                round: j.round,
-                challenge: parse_fr_hex(&j.challenge).map_err(bad)?,
-                today: j.today,
-                issued_before: j.issued_before,
-                policy,
-            },
-            disclose,
-            accepted_roots,
-        })
     }
 
-    /// The interim JSON form of this request (for verifiers' tests and sync tools).
-    pub fn to_json(&self) -> String {
-        let r = &self.request;
-        let conds: Vec<serde_json::Value> = r
-            .policy
-            .conditions
-            .iter()
-            .map(|c| {
-                let a = c.attribute;
-                let hexes = |v: &[Fr]| v.iter().map(fr_hex).collect::<Vec<_>>();
-                match &c.predicate {
-                    Predicate::Eq(v) => {
-                        serde_json::json!({"attribute": a, "op": "eq", "value": fr_hex(v)})
-                    }
-                    Predicate::Ne(v) => {
-                        serde_json::json!({"attribute": a, "op": "ne", "value": fr_hex(v)})
-                    }
-                    Predicate::Lt(v) => serde_json::json!({"attribute": a, "op": "lt", "value": v}),
-                    Predicate::Le(v) => serde_json::json!({"attribute": a, "op": "le", "value": v}),
-                    Predicate::Gt(v) => serde_json::json!({"attribute": a, "op": "gt", "value": v}),
-                    Predicate::Ge(v) => serde_json::json!({"attribute": a, "op": "ge", "value": v}),
-                    Predicate::Between(lo, hi) => {
-                        serde_json::json!({"attribute": a, "op": "between", "lo": lo, "hi": hi})
-                    }
-                    Predicate::In(vs) => {
-                        serde_json::json!({"attribute": a, "op": "in", "values": hexes(vs)})
-                    }
-                    Predicate::NotIn(vs) => {
-                        serde_json::json!({"attribute": a, "op": "notIn", "values": hexes(vs)})
-                    }
-                }
-            })
-            .collect();
-        let mut v = serde_json::json!({
-            "type": REQUEST_TYPE,
-            "version": 1,
-            "schema": fr_hex(&r.schema),
-            "program": fr_hex(&r.program),
-            "round": r.round,
-            "challenge": fr_hex(&r.challenge),
-            "today": r.today,
-            "issuedBefore": r.issued_before,
-            "policy": conds,
-            "disclose": self.disclose,
-        });
-        if let Some(roots) = &self.accepted_roots {
-            v["acceptedRoots"] = roots.iter().map(fr_hex).collect();
+    #[test]
+    fn every_form_reads_back() {
+        let r = request();
+        let bin = r.to_bytes();
+        assert_eq!(read_request(&bin).unwrap(), r);
+        let json = serde_json::to_vec_pretty(&r.to_json()).unwrap();
+        assert_eq!(read_request(&json).unwrap(), r);
+        let hex_text = format!("{}\n", hex::encode(&bin));
+        assert_eq!(read_request(hex_text.as_bytes()).unwrap(), r);
+        assert_eq!(
+            read_request(format!("0x{}", hex::encode(&bin)).as_bytes()).unwrap(),
+            r
+        );
+        let png = crate::qr::png(&bin, 3).unwrap();
+        assert_eq!(read_request(&png).unwrap(), r);
+        assert_eq!(disclosed_slots(r.disclose), vec![1]);
+    }
+
+    #[test]
+    fn malformed_requests_are_refused() {
+        let r = request();
+        let bin = r.to_bytes();
+        for bytes in [
+            &bin[..bin.len() - 1],
+            b"{\"version\": 1}".as_slice(),
+            b"abc".as_slice(),
+            b"".as_slice(),
+            b"{not json".as_slice(),
+        ] {
+            assert!(
+                matches!(read_request(bytes), Err(WalletError::Request(_))),
+                "{bytes:?}"
+            );
         }
-        v.to_string()
+        let mut v2 = bin.clone();
+        v2[0] = 2;
+        assert!(matches!(read_request(&v2), Err(WalletError::Request(_))));
+        let png = crate::qr::png(&bin, 3).unwrap();
+        assert!(matches!(
+            read_request(&png[..png.len() / 2]),
+            Err(WalletError::Qr(_))
+        ));
     }
 }

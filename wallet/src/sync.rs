@@ -42,7 +42,6 @@
 //! - Everything is checked before anything changes: any error leaves the wallet as it was.
 
 use serde::{Deserialize, Serialize};
-use weft_crypto::poseidon::Fr;
 use weft_crypto::registry::RegistryChunk;
 
 use ark_ff::Zero;
@@ -298,14 +297,11 @@ pub fn apply(data: &WalletData, bundle: &SyncBundle) -> Result<(WalletData, Sync
     Ok((next, report))
 }
 
-/// Checks that a credential's cached path is usable now: present, against the newest
-/// root the wallet knows for its registry, and (when the verifier lists them) against
-/// one of the roots the verifier accepts.
-pub fn check_fresh(
-    data: &WalletData,
-    cred: &crate::StoredCredential,
-    accepted_roots: Option<&[Fr]>,
-) -> Result<()> {
+/// Checks that a credential's cached path is usable now: the credential is not revoked,
+/// it has a path, and the path is against the newest root the wallet synced for its
+/// registry. A path against any other root is stale ([`WalletError::StaleRegistry`]):
+/// the wallet proves only against a root it has itself checked a chunk against.
+pub fn check_fresh(data: &WalletData, cred: &crate::StoredCredential) -> Result<()> {
     let id = cred.id();
     if cred.revoked {
         return Err(WalletError::Revoked(id));
@@ -315,21 +311,17 @@ pub fn check_fresh(
             "credential {id} has never been synced: sync its registry first"
         ))
     })?;
-    if let Some(newest) = data.roots.get(&cred.registry) {
-        if newest.root != path.root {
-            return Err(WalletError::StaleRegistry(format!(
-                "credential {id} has a path for milestone {}, but registry {} has a newer root (milestone {}): sync its chunk",
-                path.milestone, cred.registry, newest.milestone
-            )));
-        }
-    }
-    if let Some(accepted) = accepted_roots {
-        if !accepted.contains(&path.root.0) {
-            return Err(WalletError::StaleRegistry(format!(
-                "the verifier does not accept the registry root of milestone {} that credential {id} is synced to: sync again",
-                path.milestone
-            )));
-        }
+    let newest = data.roots.get(&cred.registry).ok_or_else(|| {
+        WalletError::StaleRegistry(format!(
+            "the wallet knows no root of registry {}: sync it first",
+            cred.registry
+        ))
+    })?;
+    if newest.root != path.root {
+        return Err(WalletError::StaleRegistry(format!(
+            "credential {id} has a path for the root of milestone {}, but the newest root the wallet knows for registry {} is of milestone {}: sync its chunk",
+            path.milestone, cred.registry, newest.milestone
+        )));
     }
     Ok(())
 }

@@ -7,15 +7,16 @@
 //! over its own (decoy) contents.
 
 use rand::{CryptoRng, RngCore};
-use weft_circuits::{HolderSecrets, Keys, Presentation};
+use weft_circuits::{HolderSecrets, Keys};
 use weft_crypto::poseidon::Fr;
 use zeroize::Zeroizing;
 
 use crate::enrol::Enrolment;
+use crate::import::IssuerEvidence;
 use crate::keys::{HouseholdHandover, RecoveryPhrase};
 use crate::model::{FrHex, WalletData};
 use crate::prove::Consent;
-use crate::request::PresentationRequest;
+use crate::request::{PresentationRequest, PresentationResponse};
 use crate::store::{self, KdfParams, Opened, WalletStorage, DECOY_MARKER};
 use crate::sync::{SyncBundle, SyncReport};
 use crate::{Result, StoredCredential, WalletError};
@@ -188,10 +189,10 @@ impl<S: WalletStorage> Wallet<S> {
             .ok_or_else(|| WalletError::UnknownCredential(id.to_string()))
     }
 
-    /// Stores a credential after checking it belongs to this holder and household and is
-    /// not already stored. The caller (the identity layer's import) has checked the
-    /// issuer's signature against its DID on the ledger and the leaf against the registry;
-    /// the leaf is checked again at every sync.
+    /// Stores a credential after checking it belongs to this holder and household, that
+    /// a sync told the wallet its issuer owns its registry, and that it is not already
+    /// stored. For credentials built by the app itself (tests, the measurements); a
+    /// signed document goes through [`Wallet::import_document`].
     pub fn add_credential<R: RngCore + CryptoRng>(
         &mut self,
         credential: StoredCredential,
@@ -207,19 +208,7 @@ impl<S: WalletStorage> Wallet<S> {
                 "it was issued to another household (household commitment differs)".into(),
             ));
         }
-        let issuer = self
-            .opened
-            .data
-            .issuers
-            .iter()
-            .find(|i| i.did == credential.issuer)
-            .ok_or_else(|| WalletError::UnknownIssuer(credential.issuer.clone()))?;
-        if !issuer.registries.contains(&credential.registry) {
-            return Err(WalletError::Credential(format!(
-                "registry {} does not belong to issuer {}",
-                credential.registry, credential.issuer
-            )));
-        }
+        crate::import::known_issuer(&self.opened.data, &credential.issuer, &credential.registry)?;
         let id = credential.id();
         if self.opened.data.credentials.iter().any(|c| c.id() == id) {
             return Err(WalletError::Credential(format!(
@@ -232,24 +221,21 @@ impl<S: WalletStorage> Wallet<S> {
         Ok(id)
     }
 
-    /// Imports a credential document through `parse`, the identity layer's reader (which
-    /// checks the issuer's signature and DID), then stores it like
-    /// [`Wallet::add_credential`].
-    pub fn import_credential<R, F>(
+    /// Imports the issuer's signed credential document (W3C VC 2.0, `eddsa-jcs-2022`)
+    /// after checking it against `evidence` (see [`crate::import`]): the issuer's
+    /// signature and standing, the contents, that it was issued to this wallet, and, with
+    /// a node's registry evidence, the leaf in its registry chunk (which also syncs the
+    /// credential's path). Any refusal leaves the wallet unchanged.
+    pub fn import_document<R: RngCore + CryptoRng>(
         &mut self,
-        document: serde_json::Value,
-        parse: F,
+        document: &serde_json::Value,
+        evidence: &IssuerEvidence,
         rng: &mut R,
-    ) -> Result<String>
-    where
-        R: RngCore + CryptoRng,
-        F: FnOnce(&serde_json::Value) -> std::result::Result<StoredCredential, String>,
-    {
-        let mut c = parse(&document).map_err(WalletError::Credential)?;
-        if c.document.is_null() {
-            c.document = document;
-        }
-        self.add_credential(c, rng)
+    ) -> Result<String> {
+        let (data, id) =
+            crate::import::check(&self.opened.data, &self.secrets, document, evidence)?;
+        self.commit(data, rng)?;
+        Ok(id)
     }
 
     /// Removes a credential.
@@ -275,27 +261,38 @@ impl<S: WalletStorage> Wallet<S> {
         Ok(report)
     }
 
-    /// Which credential answers `request` (optionally the one with id `wanted`), and the
-    /// plain-words text the holder consents to.
+    /// Which credential answers a distribution point's `request` (optionally the one
+    /// with id `wanted`), and the plain-words text the holder consents to: which
+    /// attributes are revealed, what is proved about the others, to which program, and
+    /// that it uses the household's one claim for the round. Refuses, before any proving,
+    /// a request for a program the wallet does not know, one no credential fits (schema,
+    /// accepted registries, validity), one whose conditions the credential does not meet
+    /// ([`WalletError::DoesNotMeet`]) and a credential not synced to the newest root the
+    /// wallet knows ([`WalletError::StaleRegistry`]).
     pub fn describe(&self, request: &PresentationRequest, wanted: Option<&str>) -> Result<Consent> {
         let data = &self.opened.data;
-        crate::prove::program_name(data, &request.request.program)?;
-        let cred = crate::prove::choose(data, &self.secrets, request, wanted)?;
-        crate::sync::check_fresh(data, cred, request.accepted_roots.as_deref())?;
+        crate::prove::program_name(data, request)?;
+        let circuit = crate::prove::circuit_request(request)?;
+        let cred = crate::prove::choose(data, &self.secrets, request, &circuit, wanted)?;
         crate::prove::describe(data, cred, request)
     }
 
-    /// Proves `request` with the credential `describe` chose (call only after consent).
-    pub fn prove<R: RngCore + CryptoRng>(
+    /// Answers `request` with the credential [`Wallet::describe`] chose (call only after
+    /// the holder's consent): proves the statement the point and the ledger rebuild from
+    /// the claim (`weft_credentials::presentation::to_claim`) and returns the response
+    /// to show the point (its `to_bytes()` is the QR code's content).
+    pub fn respond<R: RngCore + CryptoRng>(
         &self,
         keys: &Keys,
         request: &PresentationRequest,
         wanted: Option<&str>,
         rng: &mut R,
-    ) -> Result<Presentation> {
+    ) -> Result<PresentationResponse> {
         let data = &self.opened.data;
-        let cred = crate::prove::choose(data, &self.secrets, request, wanted)?;
-        crate::prove::prove(keys, data, &self.secrets, cred, request, rng)
+        crate::prove::program_name(data, request)?;
+        let circuit = crate::prove::circuit_request(request)?;
+        let cred = crate::prove::choose(data, &self.secrets, request, &circuit, wanted)?;
+        crate::prove::respond(keys, data, &self.secrets, cred, request, rng)
     }
 
     /// Sets (or replaces) the duress PIN, with a fresh decoy wallet. Not available from

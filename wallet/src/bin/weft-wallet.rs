@@ -14,12 +14,10 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use rand::rngs::OsRng;
 use weft_wallet::file::FileStorage;
+use weft_wallet::import::{IssuerEvidence, RegistryEvidence};
 use weft_wallet::model::{fr_hex, StoredCredential};
-use weft_wallet::prove::show_value;
 use weft_wallet::wallet::now_ms;
-use weft_wallet::{
-    qr, KdfParams, PresentationRequest, RecoveryPhrase, SyncBundle, Wallet, WalletError,
-};
+use weft_wallet::{qr, read_request, KdfParams, RecoveryPhrase, SyncBundle, Wallet, WalletError};
 use zeroize::Zeroizing;
 
 #[derive(Parser)]
@@ -76,9 +74,10 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         chunk_bits: u8,
     },
-    /// Answer a presentation request with an eligibility proof.
+    /// Answer a distribution point's presentation request with an eligibility proof.
     Prove {
-        /// The request: a JSON file, or a PNG image of its QR code.
+        /// The request (`weft-verifier request`): its JSON, its binary form (raw or hex),
+        /// or a PNG image of its QR code.
         #[arg(long)]
         request: PathBuf,
         /// The proving key (`weft-zk setup` writes proving_key.bin).
@@ -87,9 +86,13 @@ enum Command {
         /// Use this credential (an id from `credentials list`).
         #[arg(long)]
         credential: Option<String>,
-        /// Also write the presentation's QR code as a PNG image.
+        /// Also write the response's QR code as a PNG image.
         #[arg(long)]
         png: Option<PathBuf>,
+        /// Print only the response's JSON (no terminal QR code), e.g. for a file the
+        /// point reads with `weft-verifier verify FILE`.
+        #[arg(long)]
+        json: bool,
         /// Consent without asking (scripts).
         #[arg(long)]
         yes: bool,
@@ -150,10 +153,28 @@ enum CredentialsCommand {
         /// Its id (from `list`).
         id: String,
     },
-    /// Import a credential (JSON file, or a PNG image of its QR code).
+    /// Import the signed credential document (W3C VC 2.0) the agency issued, after
+    /// checking the issuer's signature, that it was issued to this wallet, and, with
+    /// --node, the issuer on the ledger and the leaf in its registry chunk.
     Import {
-        /// The file.
-        file: PathBuf,
+        /// The document (JSON).
+        #[arg(required_unless_present = "qr_image", conflicts_with = "qr_image")]
+        file: Option<PathBuf>,
+        /// A PNG image of the document's QR code instead of a file.
+        #[arg(long)]
+        qr_image: Option<PathBuf>,
+        /// A node's API (http://host:port): resolve the issuer's DID at issuance, check
+        /// its accreditation and the registry chunk holding the credential.
+        #[arg(long)]
+        node: Option<String>,
+        /// Without --node: the issuer's DID document, or a DID resolution result
+        /// (`GET /api/v1/identifiers/{did}`, the demo's issuer-did.json).
+        #[arg(long, conflicts_with = "node")]
+        did_document: Option<PathBuf>,
+        /// Without --node: the schema the document names (its JSON, or the node's
+        /// `GET /api/v1/schemas/{id}` answer).
+        #[arg(long, conflicts_with = "node")]
+        schema: Option<PathBuf>,
     },
 }
 
@@ -403,23 +424,51 @@ fn run(cli: &Cli) -> Result<()> {
                 println!("registry:  {} (leaf {})", c.registry, c.leaf_index);
                 println!("schema:    {}", fr_hex(&c.schema.0));
                 println!("issued at: {}  expires: {}", c.issued_at, c.expiry);
-                for (j, a) in c.attributes.iter().enumerate() {
-                    if a.0 != Default::default() || !c.attribute_name(j).starts_with("attribute ") {
-                        println!("  {}: {}", c.attribute_name(j), show_value(&a.0));
-                    }
+                let named = c.attribute_names.len().max(
+                    c.attributes
+                        .iter()
+                        .rposition(|a| a.0 != Default::default())
+                        .map_or(0, |j| j + 1),
+                );
+                for j in 0..named {
+                    println!("  {}: {}", c.attribute_name(j), c.attribute_text(j));
                 }
                 if c.revoked {
                     println!("REVOKED by its issuer");
                 }
                 Ok(())
             }
-            CredentialsCommand::Import { file } => {
-                let bytes = read_input(file)?;
+            CredentialsCommand::Import {
+                file,
+                qr_image,
+                node,
+                did_document,
+                schema,
+            } => {
+                let (bytes, from) = match (file, qr_image) {
+                    (_, Some(img)) => (read_input(img)?, img),
+                    (Some(f), None) => (read_input(f)?, f),
+                    (None, None) => bail!("pass the document FILE or --qr-image PNG"),
+                };
                 let doc: serde_json::Value = serde_json::from_slice(&bytes)
-                    .with_context(|| format!("{} is not JSON", file.display()))?;
+                    .with_context(|| format!("{} is not a JSON document", from.display()))?;
+                let evidence = match (node, did_document, schema) {
+                    (Some(url), _, _) => node_evidence(url, &doc)?,
+                    (None, Some(did), Some(schema)) => {
+                        IssuerEvidence::offline(read_json(did)?, read_schema(schema)?)
+                    }
+                    _ => bail!(
+                        "pass --node URL, or --did-document FILE and --schema FILE to check the document offline"
+                    ),
+                };
                 let mut w = open(&cli.wallet, &mut input)?;
-                let id = w.import_credential(doc, parse_interim, &mut OsRng)?;
-                println!("Credential {id} stored. Sync its registry before using it.");
+                let id = w.import_document(&doc, &evidence, &mut OsRng)?;
+                let synced = w.credential(&id)?.path.is_some();
+                if synced {
+                    println!("Credential {id} stored and synced: its leaf is in the registry.");
+                } else {
+                    println!("Credential {id} stored. Sync its registry before using it.");
+                }
                 Ok(())
             }
         },
@@ -456,9 +505,12 @@ fn run(cli: &Cli) -> Result<()> {
             proving_key,
             credential,
             png,
+            json,
             yes,
         } => {
-            let req = PresentationRequest::from_json(&read_input(request)?)?;
+            let bytes = std::fs::read(request)
+                .with_context(|| format!("cannot read {}", request.display()))?;
+            let req = read_request(&bytes).with_context(|| format!("{}", request.display()))?;
             let w = open(&cli.wallet, &mut input)?;
             let consent = w.describe(&req, credential.as_deref())?;
             eprintln!("{}", consent.text);
@@ -474,21 +526,16 @@ fn run(cli: &Cli) -> Result<()> {
                 .with_context(|| format!("cannot read {}", proving_key.display()))?;
             let keys = weft_circuits::Keys::from_proving_key_bytes(&pk)
                 .context("the proving key is not valid")?;
-            let p = w.prove(&keys, &req, credential.as_deref(), &mut OsRng)?;
-            let bytes = p.to_bytes();
-            println!(
-                "{}",
-                serde_json::json!({
-                    "type": "weft-presentation",
-                    "presentation": hex::encode(&bytes),
-                    "nullifier": fr_hex(&p.nullifier),
-                    "root": fr_hex(&p.root),
-                })
-            );
-            print!("{}", qr::terminal(&bytes)?);
+            let response = w.respond(&keys, &req, Some(&consent.credential_id), &mut OsRng)?;
+            let bytes = response.to_bytes();
+            println!("{}", serde_json::to_string_pretty(&response.to_json())?);
+            if !json {
+                eprintln!("Show this QR code to the distribution point:");
+                print!("{}", qr::terminal(&bytes)?);
+            }
             if let Some(path) = png {
                 write_file(path, &qr::png(&bytes, 6)?)?;
-                println!("Presentation QR code written to {}", path.display());
+                eprintln!("Response QR code written to {}", path.display());
             }
             Ok(())
         }
@@ -619,10 +666,88 @@ fn http_get(url: &str) -> Result<Vec<u8>> {
     Ok(body)
 }
 
-/// The interim credential form: the wallet's own [`StoredCredential`] JSON, until the
-/// identity layer's signed document and its reader land.
-fn parse_interim(doc: &serde_json::Value) -> std::result::Result<StoredCredential, String> {
-    serde_json::from_value(doc.clone()).map_err(|e| {
-        format!("not a credential this wallet can read yet ({e}); signed W3C documents are read once weft-credentials provides the reader")
+fn read_json(p: &Path) -> Result<serde_json::Value> {
+    let bytes = read_input(p)?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{} is not JSON", p.display()))
+}
+
+/// A schema file: the schema's JSON, or the node's answer that wraps it in `schema`.
+fn read_schema(p: &Path) -> Result<weft_types::Schema> {
+    let mut v = read_json(p)?;
+    if let Some(inner) = v.get_mut("schema").filter(|s| s.is_object()) {
+        v = inner.take();
+    }
+    serde_json::from_value(v).with_context(|| format!("{} is not a schema", p.display()))
+}
+
+/// Gathers from a node what [`Wallet::import_document`] checks a document against:
+/// the issuer's DID resolved at issuance and now, its accreditation, the schema, the
+/// registry's owner and size, and the whole chunk holding the credential (never its
+/// single-leaf path).
+fn node_evidence(url: &str, doc: &serde_json::Value) -> Result<IssuerEvidence> {
+    use weft_client::{Client, ClientError, DidVersion};
+    use weft_wallet::import;
+    let issuer = import::issuer(doc)?;
+    let schema_id = import::schema_id(doc)?;
+    let (registry, index) = import::status(doc)?;
+    let valid_from = import::valid_from(doc)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the network runtime")?;
+    let client = Client::new(url.trim_end_matches('/'));
+    let not_found = |e: &ClientError| matches!(e, ClientError::Api { status: 404, .. });
+    rt.block_on(async {
+        let at_issuance = match client
+            .resolve_did(&issuer, &DidVersion::Time(valid_from.clone()))
+            .await
+        {
+            Err(e) if not_found(&e) => {
+                return Err(WalletError::UnknownIssuer(format!(
+                    "{issuer} is not on the ledger (or had no DID document at {valid_from})"
+                ))
+                .into())
+            }
+            other => other.with_context(|| format!("resolving {issuer} at {valid_from}"))?,
+        };
+        let now = client
+            .resolve_did(&issuer, &DidVersion::Latest)
+            .await
+            .with_context(|| format!("resolving {issuer}"))?;
+        let accredited = match client.organisation(&issuer).await {
+            Ok(o) => o.roles.iter().any(|r| r == "issuer") && !o.deactivated,
+            Err(e) if not_found(&e) => false,
+            Err(e) => {
+                return Err(anyhow::Error::from(e).context("reading the issuer's accreditation"))
+            }
+        };
+        let schema = client
+            .schema(&schema_id)
+            .await
+            .with_context(|| format!("fetching schema {}", schema_id.to_hex()))?
+            .schema;
+        let info = client
+            .registry(&registry)
+            .await
+            .with_context(|| format!("fetching registry {}", registry.to_hex()))?;
+        let k = info.chunk_bits;
+        let chunk = client
+            .chunk(&registry, index.checked_shr(u32::from(k)).unwrap_or(0))
+            .await
+            .with_context(|| format!("fetching the chunk of registry {}", registry.to_hex()))?;
+        Ok(IssuerEvidence {
+            did_document: at_issuance.did_document,
+            deactivated: now.deactivated(),
+            schema,
+            registry: Some(RegistryEvidence {
+                issuer: info.issuer,
+                schema: info.schema,
+                accredited,
+                chunk: chunk.chunk,
+                root: chunk.root,
+                size: info.issued,
+                milestone: chunk.milestone,
+            }),
+        })
     })
 }

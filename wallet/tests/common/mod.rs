@@ -1,65 +1,161 @@
-//! Shared fixtures: an issuer's registry holding a wallet's credential, its sync bundle
-//! and a verifier's request (small depth so that keys and proofs are fast).
+//! Shared fixtures: an agency (a did:weft DID with its key), its schema and registry
+//! holding a wallet's credential and its signed W3C document, the sync bundle, a
+//! program, and a distribution point's request for it built as `weft-verifier request`
+//! builds it.
 #![allow(dead_code)]
 
 use rand::SeedableRng;
+use serde_json::{json, Value};
 use weft_circuits::groth16::fr_from_hash;
-use weft_circuits::presentation::Request;
-use weft_circuits::{Condition, Credential, Policy, Predicate, NUM_ATTRIBUTES};
+use weft_circuits::NUM_ATTRIBUTES;
+use weft_credentials::claim::program_field;
+use weft_credentials::did::{did_document, method_id};
+use weft_credentials::vc::{credential_document, CredentialRecord};
 use weft_crypto::poseidon::Fr;
 use weft_crypto::registry::Registry;
+use weft_crypto::signing::OrganisationKey;
+use weft_types::{
+    AttributeDef, AttributeKind, Did, DidCreate, Entitlement, Program, ProgramId, PublicKeyBytes,
+    RegistryCreate, Round, Schema,
+};
 use weft_wallet::model::{IssuerInfo, ProgramInfo, RegistryId};
 use weft_wallet::sync::RootEntry;
 use weft_wallet::{
-    ChunkResponse, Enrolment, FrHex, PresentationRequest, StoredCredential, SyncBundle,
+    ChunkResponse, Enrolment, FrHex, IssuerEvidence, PresentationRequest, StoredCredential,
+    SyncBundle,
 };
 
-/// Registry depth in the tests.
+/// Registry depth in the fast tests (their own keys).
 pub const DEPTH: u8 = 10;
 /// Chunk size (2^K leaves).
 pub const K: u8 = 4;
-/// "Now".
+/// "Now" (Unix seconds).
 pub const TODAY: u32 = 1_764_000_000;
-/// The issuer's DID.
-pub const ISSUER: &str = "did:weft:agency-north";
+/// The credential's position.
+pub const INDEX: u64 = 21;
+
+/// The agency's signing key.
+pub fn agency_key() -> OrganisationKey {
+    OrganisationKey::from_seed(&[11; 32])
+}
+
+/// The agency's DID creation (one key `key-1` with every purpose).
+pub fn agency_create() -> DidCreate {
+    DidCreate::with_key(agency_key().public_key(), 0)
+}
+
+/// The agency's DID.
+pub fn agency_did() -> Did {
+    agency_create().did()
+}
+
+/// The agency's DID document.
+pub fn agency_document() -> Value {
+    did_document(&agency_did(), &agency_create().keys, &[])
+}
+
+/// The agency's DID as text.
+pub fn issuer_text() -> String {
+    agency_did().to_string()
+}
+
+/// The household schema: age, household size, region, camp.
+pub fn schema() -> Schema {
+    Schema {
+        name: "household-registration".into(),
+        version: "1.0".into(),
+        attributes: vec![
+            AttributeDef {
+                name: "age".into(),
+                kind: AttributeKind::Integer { bits: 8 },
+            },
+            AttributeDef {
+                name: "household_size".into(),
+                kind: AttributeKind::Integer { bits: 8 },
+            },
+            AttributeDef {
+                name: "region".into(),
+                kind: AttributeKind::Enumeration {
+                    values: vec!["north".into(), "east".into(), "south".into()],
+                },
+            },
+            AttributeDef {
+                name: "camp".into(),
+                kind: AttributeKind::StringHash,
+            },
+        ],
+    }
+}
+
+/// The registry's creation (chunks of 2^K leaves).
+pub fn registry_create(depth: u8) -> RegistryCreate {
+    RegistryCreate {
+        schema: schema().id(),
+        depth,
+        chunk_bits: K,
+        label: "2026-north".into(),
+    }
+}
 
 pub struct Fixture {
     pub registry: Registry,
+    pub registry_id: weft_types::RegistryId,
     pub id: RegistryId,
+    /// The credential as the wallet stores it (for `add_credential`).
     pub cred: StoredCredential,
+    /// The agency's signed credential document.
+    pub document: Value,
     pub index: u64,
-    pub schema: Fr,
-    pub program: Fr,
+    pub schema: Schema,
+    pub program: Program,
+    pub program_id: ProgramId,
 }
 
-/// A registry of 40 leaves with a credential for `enrol` at position 21.
+/// The agency's credential for `enrol` at position [`INDEX`] of a registry of 40 leaves
+/// of depth [`DEPTH`], and its signed document.
 pub fn issue(enrol: &Enrolment, seed: u64) -> Fixture {
+    issue_at(enrol, seed, DEPTH)
+}
+
+/// [`issue`] in a registry of `depth`.
+pub fn issue_at(enrol: &Enrolment, seed: u64, depth: u8) -> Fixture {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let schema = fr_from_hash(b"weft:schema:household-v1");
-    let mut attributes = [Fr::from(0u64); NUM_ATTRIBUTES];
-    attributes[0] = Fr::from(34u64);
-    attributes[1] = Fr::from(5u64);
-    attributes[2] = fr_from_hash(b"north");
-    let c = Credential::issue(
-        schema,
-        attributes,
-        TODAY + 31_536_000,
-        TODAY - 2_592_000,
+    let schema = schema();
+    let did = agency_did();
+    let registry_id = registry_create(depth).id(&did);
+    let subject = json!({"age": 34, "household_size": 5, "region": "north", "camp": "Camp Alpha"});
+    let record = CredentialRecord::issue(
+        &schema,
+        did,
+        registry_id,
+        INDEX,
+        subject.as_object().unwrap().clone(),
         enrol.holder(),
         enrol.household(),
+        TODAY - 2_592_000,
+        TODAY + 31_536_000,
         &mut rng,
-    );
+    )
+    .unwrap();
+    let unsigned = credential_document(&schema, &record).unwrap();
+    let document = weft_credentials::sign(
+        &unsigned,
+        &agency_key(),
+        &method_id(&did, "key-1"),
+        u64::from(TODAY - 2_592_000) * 1000,
+    )
+    .unwrap();
+    let c = &record.credential;
     let mut leaves: Vec<Fr> = (0..40u64).map(|i| fr_from_hash(&i.to_le_bytes())).collect();
-    let index = 21u64;
-    leaves[index as usize] = c.commitment();
-    let registry = Registry::from_leaves(DEPTH, leaves).unwrap();
-    let id = RegistryId([7u8; 32]);
+    leaves[INDEX as usize] = c.commitment();
+    let registry = Registry::from_leaves(depth, leaves).unwrap();
+    let id = RegistryId(registry_id.0);
     let mut attrs = [FrHex::default(); NUM_ATTRIBUTES];
     for (a, b) in attrs.iter_mut().zip(c.attributes.iter()) {
         *a = FrHex(*b);
     }
     let cred = StoredCredential {
-        schema: FrHex(schema),
+        schema: FrHex(c.schema),
         attributes: attrs,
         expiry: c.expiry,
         issued_at: c.issued_at,
@@ -67,21 +163,93 @@ pub fn issue(enrol: &Enrolment, seed: u64) -> Fixture {
         household_commitment: FrHex(c.household_commitment),
         salt: FrHex(c.salt),
         registry: id,
-        leaf_index: index,
-        issuer: ISSUER.into(),
-        attribute_names: vec!["age".into(), "household size".into(), "region".into()],
-        document: serde_json::json!({"type": ["VerifiableCredential"]}),
+        leaf_index: INDEX,
+        issuer: did.to_string(),
+        attribute_names: schema.attributes.iter().map(|a| a.name.clone()).collect(),
+        schema_definition: Some(schema.clone()),
+        document: document.clone(),
         path: None,
         revoked: false,
     };
+    let program = program(&schema, &did);
+    let program_id = program.id(&did);
     Fixture {
         registry,
+        registry_id,
         id,
         cred,
-        index,
+        document,
+        index: INDEX,
         schema,
-        program: fr_from_hash(b"weft:program:winter-food-2026"),
+        program,
+        program_id,
     }
+}
+
+/// The program: adults in households of 3 to 12 in the north; household size disclosed.
+pub fn program(schema: &Schema, owner: &Did) -> Program {
+    let source = "age >= 18 and household_size between 3 and 12 and region in [north]";
+    let policy = weft_credentials::policy::compile(source, schema).unwrap();
+    Program {
+        name: "Winter food 2026".into(),
+        schema: schema.id(),
+        issuers: vec![*owner],
+        policy_source: source.into(),
+        conditions: policy.conditions,
+        disclose: 0b10,
+        issued_before: TODAY - 86_400,
+        rounds: vec![Round {
+            number: 3,
+            opens: u64::from(TODAY - 3_600) * 1000,
+            closes: u64::from(TODAY + 86_400) * 1000,
+        }],
+        grace_ms: 86_400_000,
+        entitlement: Entitlement {
+            quantity: 25,
+            unit: "kg rice".into(),
+            tiers: vec![],
+        },
+        points: vec![],
+        anonymous: false,
+        nonce: 0,
+    }
+}
+
+/// The distribution point's DID and device key.
+pub fn point() -> (Did, PublicKeyBytes) {
+    (
+        Did([0x42; 32]),
+        OrganisationKey::from_seed(&[12; 32]).public_key(),
+    )
+}
+
+/// A distribution point's request for `program` as `weft-verifier request` builds it:
+/// the program's schema, conditions, disclosure and issuance bound, its accepted
+/// registries, a fresh nonce, the point's DID, device key and clock.
+pub fn request_for(fx: &Fixture, program: &Program, program_id: ProgramId) -> PresentationRequest {
+    let (point, device_key) = point();
+    PresentationRequest {
+        program: program_id,
+        round: 3,
+        nonce: *b"nonce-0123456789",
+        point,
+        device_key,
+        time: u64::from(TODAY) * 1000 + 123,
+        registries: vec![fx.registry_id],
+        schema: program.schema,
+        conditions: program.conditions.clone(),
+        disclose: program.disclose,
+        issued_before: program.issued_before,
+        summary: format!(
+            "{} {}",
+            program.entitlement.quantity, program.entitlement.unit
+        ),
+    }
+}
+
+/// The request for the fixture's program.
+pub fn request(fx: &Fixture) -> PresentationRequest {
+    request_for(fx, &fx.program, fx.program_id)
 }
 
 /// The chunk holding `leaf` as the node would serve it.
@@ -98,6 +266,14 @@ pub fn chunk(fx: &Fixture, leaf: u64, milestone: u32) -> ChunkResponse {
     }
 }
 
+/// The wallet's entry for the fixture's program.
+pub fn program_info(fx: &Fixture) -> ProgramInfo {
+    ProgramInfo {
+        id: FrHex(program_field(&fx.program_id)),
+        name: fx.program.name.clone(),
+    }
+}
+
 /// A sync bundle: the root, our chunk and one other chunk, the program and the issuer.
 pub fn bundle(fx: &Fixture, milestone: u32) -> SyncBundle {
     let mut b = SyncBundle::new();
@@ -108,51 +284,25 @@ pub fn bundle(fx: &Fixture, milestone: u32) -> SyncBundle {
     });
     b.chunks.push(chunk(fx, 2, milestone));
     b.chunks.push(chunk(fx, fx.index, milestone));
-    b.programs.push(ProgramInfo {
-        id: FrHex(fx.program),
-        name: "Winter food 2026".into(),
-    });
+    b.programs.push(program_info(fx));
     b.issuers.push(IssuerInfo {
-        did: ISSUER.into(),
+        did: issuer_text(),
         registries: vec![fx.id],
     });
     b
 }
 
-/// The issuer list alone (what the wallet must know before importing).
+/// The issuer list alone (what the wallet must know before importing offline).
 pub fn issuers_only(fx: &Fixture) -> SyncBundle {
     let mut b = SyncBundle::new();
     b.issuers.push(IssuerInfo {
-        did: ISSUER.into(),
+        did: issuer_text(),
         registries: vec![fx.id],
     });
     b
 }
 
-/// A verifier's request: adults in households of 3 to 12 in the north; household size
-/// disclosed.
-pub fn request(fx: &Fixture) -> PresentationRequest {
-    let c = |attribute, predicate| Condition {
-        attribute,
-        predicate,
-    };
-    PresentationRequest {
-        request: Request {
-            schema: fx.schema,
-            program: fx.program,
-            round: 3,
-            challenge: fr_from_hash(b"point-17:nonce-1"),
-            today: TODAY,
-            issued_before: TODAY - 86_400,
-            policy: Policy {
-                conditions: vec![
-                    c(0, Predicate::Ge(18)),
-                    c(1, Predicate::Between(3, 12)),
-                    c(2, Predicate::In(vec![fr_from_hash(b"north")])),
-                ],
-            },
-        },
-        disclose: vec![1],
-        accepted_roots: None,
-    }
+/// Offline import evidence: the agency's DID document and the schema.
+pub fn offline_evidence(fx: &Fixture) -> IssuerEvidence {
+    IssuerEvidence::offline(agency_document(), fx.schema.clone())
 }
