@@ -264,6 +264,7 @@ fn build_behaviour(
         .max_transmit_size(MAX_GOSSIP_BYTES)
         .message_id_fn(move |m| protocol::message_id(&id_topic, m))
         .heartbeat_interval(Duration::from_millis(700))
+        .heartbeat_initial_delay(Duration::from_millis(500))
         .build()
         .map_err(|e| bad(e.to_string()))?;
     let filter =
