@@ -890,25 +890,11 @@ impl Service {
                 .report_message_validation_result(&message_id, &from, acceptance);
         };
         if message.topic == self.blocks_topic.hash() {
-            let block = match Block::from_bytes(&message.data) {
-                Ok(block) if block.network_id == self.network_id => block,
-                Ok(block) => {
-                    verdict(self, MessageAcceptance::Reject);
-                    let reason = format!("gossiped a block of network {}", block.network_id);
-                    self.strike(from, self.strike_all, reason);
-                    return;
-                }
-                Err(e) => {
-                    verdict(self, MessageAcceptance::Reject);
-                    self.strike(
-                        from,
-                        self.strike_all,
-                        format!("gossiped undecodable block: {e}"),
-                    );
-                    return;
-                }
-            };
-            drop(block);
+            if let Err(reason) = check_block(self.network_id, &message.data) {
+                verdict(self, MessageAcceptance::Reject);
+                self.strike(from, self.strike_all, format!("gossiped {reason}"));
+                return;
+            }
             let id = BlockId::of_bytes(&message.data);
             let delivered = self.emit(NetworkEvent::Block {
                 from,
@@ -1098,19 +1084,21 @@ fn answer(source: &dyn SyncSource, request: SyncRequest) -> SyncResponse {
     }
 }
 
+/// Checks that `bytes` are one canonical block of `network_id`.
+fn check_block(network_id: NetworkId, bytes: &[u8]) -> Result<(), String> {
+    let block = Block::from_bytes(bytes).map_err(|e| format!("an undecodable block: {e}"))?;
+    if block.network_id != network_id {
+        return Err(format!("a block of network {}", block.network_id));
+    }
+    Ok(())
+}
+
 /// Checks a response against its request; an error is misbehaviour of the responder.
 fn check_response(
     network_id: NetworkId,
     request: &SyncRequest,
     response: &SyncResponse,
 ) -> Result<(), String> {
-    let check_block = |bytes: &[u8]| -> Result<(), String> {
-        let block = Block::from_bytes(bytes).map_err(|e| format!("undecodable block: {e}"))?;
-        if block.network_id != network_id {
-            return Err(format!("block of network {}", block.network_id));
-        }
-        Ok(())
-    };
     match (request, response) {
         (_, SyncResponse::Busy) => Ok(()),
         (SyncRequest::Status, SyncResponse::Status(_)) => Ok(()),
@@ -1123,7 +1111,7 @@ fn check_response(
                     return Err(format!("block {id} was not requested (or out of order)"));
                 };
                 next += offset + 1;
-                check_block(bytes)?;
+                check_block(network_id, bytes)?;
             }
             Ok(())
         }
@@ -1138,8 +1126,134 @@ fn check_response(
             if page.ids.is_empty() && page.from < page.total {
                 return Err("empty milestone page before the end".into());
             }
-            check_block(&page.block)
+            check_block(network_id, &page.block)
         }
         _ => Err("wrong response kind".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_types::BlockBuilder;
+
+    fn block(net: NetworkId, n: u64) -> Vec<u8> {
+        BlockBuilder::new(net, vec![BlockId::GENESIS], n)
+            .anonymous()
+            .to_bytes()
+    }
+
+    #[test]
+    fn responses_are_checked_against_their_requests() {
+        let net = NetworkId(5);
+        let (a, b, c) = (block(net, 1), block(net, 2), block(net, 3));
+        let ids: Vec<BlockId> = [&a, &b, &c].iter().map(|x| BlockId::of_bytes(x)).collect();
+        let request = SyncRequest::Blocks(ids.clone());
+        let ok = |r: SyncResponse| check_response(net, &request, &r);
+        assert!(ok(SyncResponse::Blocks(vec![a.clone(), c.clone()])).is_ok());
+        assert!(ok(SyncResponse::Blocks(vec![])).is_ok());
+        assert!(ok(SyncResponse::Busy).is_ok());
+        assert!(
+            ok(SyncResponse::Blocks(vec![c.clone(), a.clone()])).is_err(),
+            "order"
+        );
+        assert!(
+            ok(SyncResponse::Blocks(vec![a.clone(), a.clone()])).is_err(),
+            "twice"
+        );
+        assert!(
+            ok(SyncResponse::Blocks(vec![block(net, 4)])).is_err(),
+            "unasked"
+        );
+        assert!(
+            ok(SyncResponse::Status(MilestoneRange::default())).is_err(),
+            "kind"
+        );
+        let foreign = block(NetworkId(6), 1);
+        let request = SyncRequest::Blocks(vec![BlockId::of_bytes(&foreign)]);
+        assert!(check_response(net, &request, &SyncResponse::Blocks(vec![foreign])).is_err());
+
+        let request = SyncRequest::Milestone { index: 1, from: 0 };
+        let page = |block: Vec<u8>, total, from, n| {
+            SyncResponse::Milestone(Some(MilestonePage {
+                block,
+                total,
+                from,
+                ids: ids[..n].to_vec(),
+            }))
+        };
+        let ok = |r: SyncResponse| check_response(net, &request, &r);
+        assert!(ok(page(a.clone(), 3, 0, 3)).is_ok());
+        assert!(ok(page(a.clone(), 0, 0, 0)).is_ok());
+        assert!(ok(SyncResponse::Milestone(None)).is_ok());
+        assert!(ok(page(a.clone(), 3, 1, 2)).is_err(), "wrong start");
+        assert!(ok(page(a.clone(), 3, 0, 0)).is_err(), "no progress");
+        assert!(
+            ok(page(vec![1, 2, 3], 3, 0, 3)).is_err(),
+            "undecodable block"
+        );
+        assert!(
+            ok(page(a, MAX_CONFIRMED_PER_MILESTONE + 1, 0, 3)).is_err(),
+            "too many"
+        );
+    }
+
+    #[test]
+    fn answers_come_from_the_source_and_are_paged() {
+        struct Source(Vec<u8>, Vec<BlockId>);
+        impl SyncSource for Source {
+            fn block(&self, id: &BlockId) -> Option<Vec<u8>> {
+                // A corrupted store: the bytes do not hash to the id asked for.
+                (id.0[0] == 1).then(|| self.0.clone())
+            }
+            fn milestone(&self, index: u32) -> Option<MilestoneData> {
+                (index == 1).then(|| MilestoneData {
+                    block: self.0.clone(),
+                    confirmed: self.1.clone(),
+                })
+            }
+            fn milestone_range(&self) -> MilestoneRange {
+                MilestoneRange {
+                    oldest: 1,
+                    latest: 1,
+                }
+            }
+        }
+        let confirmed: Vec<BlockId> = (0..MAX_MILESTONE_IDS_PER_PAGE as u32 + 10)
+            .map(|i| {
+                let mut id = [0u8; 32];
+                id[..4].copy_from_slice(&i.to_le_bytes());
+                BlockId(id)
+            })
+            .collect();
+        let source = Source(block(NetworkId(5), 1), confirmed);
+        assert_eq!(
+            answer(&source, SyncRequest::Blocks(vec![BlockId([1; 32])])),
+            SyncResponse::Blocks(vec![]),
+            "bytes that do not match the id are not served"
+        );
+        let SyncResponse::Milestone(Some(first)) =
+            answer(&source, SyncRequest::Milestone { index: 1, from: 0 })
+        else {
+            panic!("milestone 1 is held");
+        };
+        assert_eq!(first.ids.len(), MAX_MILESTONE_IDS_PER_PAGE);
+        let SyncResponse::Milestone(Some(second)) = answer(
+            &source,
+            SyncRequest::Milestone {
+                index: 1,
+                from: MAX_MILESTONE_IDS_PER_PAGE as u32,
+            },
+        ) else {
+            panic!("milestone 1 is held");
+        };
+        assert_eq!(
+            (second.from, second.ids.len()),
+            (first.ids.len() as u32, 10)
+        );
+        assert_eq!(
+            answer(&source, SyncRequest::Milestone { index: 2, from: 0 }),
+            SyncResponse::Milestone(None)
+        );
     }
 }

@@ -398,3 +398,31 @@ async fn a_dropped_peer_is_redialled_when_it_returns() {
         node.handle.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_event_channel_drops_blocks_without_stalling_the_network() {
+    // A's events are never read: the first event fills its one-slot channel.
+    let mut config = test_config(1, vec![accept_only(2)]);
+    config.event_capacity = 1;
+    let (a, _unread_events) =
+        weft_network::Network::start(config, Arc::new(MemorySource::default()))
+            .await
+            .expect("network starts");
+    let b = start(test_config(2, vec![a.entry()])).await;
+    eventually("connection", || b.connected_to(peer(1))).await;
+    for n in 0..3u64 {
+        publish(&b, block(600 + n)).await;
+    }
+    eventually("A to drop the three blocks", || async {
+        a.dropped_blocks() == 3
+    })
+    .await;
+    // A still serves requests and answers its handle.
+    assert_eq!(
+        b.handle.request_status(peer(1)).await.expect("status"),
+        weft_network::MilestoneRange::default()
+    );
+    assert_eq!(a.peers().await.expect("peers").len(), 1);
+    a.shutdown().await;
+    b.handle.shutdown().await;
+}
