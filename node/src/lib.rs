@@ -6,6 +6,7 @@ mod api_ledger;
 pub mod config;
 pub mod core;
 pub mod demo;
+pub mod demo_round;
 pub mod events;
 pub mod metrics;
 pub mod milestone;

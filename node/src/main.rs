@@ -42,6 +42,9 @@ enum Command {
         /// Write the report and artefacts into this directory.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Households registered for the aid round.
+        #[arg(long, default_value_t = 1000)]
+        households: usize,
     },
 }
 
@@ -79,13 +82,17 @@ fn main() -> anyhow::Result<()> {
             }
             runtime.block_on(run(cfg))
         }
-        Command::Demo { json, out } => {
+        Command::Demo {
+            json,
+            out,
+            households,
+        } => {
             init_logging(if json {
                 "warn"
             } else {
                 "warn,weft_node::demo=info"
             });
-            runtime.block_on(weft_node::demo::run(json, out))
+            runtime.block_on(weft_node::demo::run(json, out, households))
         }
     }
 }

@@ -6,7 +6,7 @@ use std::process::Command;
 fn the_demo_anchors_records_catches_the_duplicate_and_checks_proofs_offline() {
     let out = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_weft-node"))
-        .args(["demo", "--json", "--out"])
+        .args(["demo", "--json", "--households", "80", "--out"])
         .arg(out.path())
         .env("RUST_LOG", "warn")
         .output()
@@ -47,4 +47,48 @@ fn the_demo_anchors_records_catches_the_duplicate_and_checks_proofs_offline() {
     let mut changed = credential.clone();
     changed["credentialSubject"]["household_size"] = serde_json::json!(9);
     assert!(weft_credentials::verify(&changed, &did["didDocument"]).is_err());
+
+    // The aid round: every eligible household served once, every double claim caught,
+    // the ledger's count equal to the households served, a donor report of counts.
+    let n = |k: &str| {
+        report[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{k} in {report}"))
+    };
+    assert_eq!(n("households"), 80);
+    assert!(n("credentials_issued") >= 80);
+    let eligible = n("eligible_households");
+    assert!(eligible >= 2, "{report}");
+    assert_eq!(n("claims_on_ledger"), eligible);
+    assert_eq!(
+        n("claims_accepted"),
+        eligible + n("offline_double_claims_detected"),
+        "offline double claims are accepted at the counter, then caught"
+    );
+    assert!(n("double_claims_attempted") >= 2);
+    assert_eq!(n("double_claims_caught"), n("double_claims_attempted"));
+    assert!(n("offline_double_claims_detected") >= 1);
+    assert!(n("claims_refused_ineligible") >= 1);
+    assert!(report["elapsed_s"].as_f64().is_some());
+    let donor = read("donor-report.json");
+    assert_eq!(donor, report["donorReport"]);
+    assert_eq!(donor["claims"], eligible);
+    assert_eq!(
+        donor["doubleClaimsCaughtByLedger"],
+        report["offline_double_claims_detected"]
+    );
+    let points = donor["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2);
+    let per_point: u64 = points.iter().map(|p| p["claims"].as_u64().unwrap()).sum();
+    assert_eq!(per_point, eligible);
+
+    // The sample presentation and its QR code: the image decodes to the same bytes.
+    let presentation = read("presentation.json");
+    let response =
+        weft_credentials::presentation::PresentationResponse::from_json(&presentation["response"])
+            .unwrap();
+    let png = std::fs::read(out.path().join("presentation.png")).unwrap();
+    let decoded = weft_verifier::qr::decode_png(&png).unwrap();
+    assert_eq!(decoded, response.to_bytes());
+    assert!(decoded.len() <= 400, "QR-sized: {} bytes", decoded.len());
 }
