@@ -45,6 +45,7 @@ use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
 use rand::{CryptoRng, Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
+#[cfg(feature = "parallel")]
 use rayon::prelude::*;
 use weft_crypto::poseidon::Fr;
 
@@ -364,12 +365,20 @@ pub fn batch_verify<R: Rng + ?Sized>(
     let l = G1Projective::msm(&vk.gamma_abc_g1, &coeffs).map_err(|_| CircuitError::Invalid)?;
     let cs: Vec<G1Affine> = items.iter().map(|(_, p)| p.c).collect();
     let c = G1Projective::msm(&cs, &r).map_err(|_| CircuitError::Invalid)?;
-    // Per-proof work (a 128-bit scalar multiplication, the G2 line coefficients) in parallel.
-    let (mut g1, mut g2): (Vec<G1Affine>, Vec<<Bn254 as Pairing>::G2Prepared>) = items
-        .par_iter()
-        .zip(r.par_iter())
-        .map(|((_, p), rj)| ((p.a * rj).into_affine(), p.b.into()))
-        .unzip();
+    // Per-proof work (a 128-bit scalar multiplication, the G2 line coefficients), in
+    // parallel with the `parallel` feature.
+    let per_proof = |((_, p), rj): (&(Vec<Fr>, Proof<Bn254>), &Fr)| {
+        (
+            (p.a * rj).into_affine(),
+            <Bn254 as Pairing>::G2Prepared::from(p.b),
+        )
+    };
+    #[cfg(feature = "parallel")]
+    let (mut g1, mut g2): (Vec<G1Affine>, Vec<<Bn254 as Pairing>::G2Prepared>) =
+        items.par_iter().zip(r.par_iter()).map(per_proof).unzip();
+    #[cfg(not(feature = "parallel"))]
+    let (mut g1, mut g2): (Vec<G1Affine>, Vec<<Bn254 as Pairing>::G2Prepared>) =
+        items.iter().zip(r.iter()).map(per_proof).unzip();
     g1.push(l.into_affine());
     g2.push(pvk.gamma_g2_neg_pc.clone());
     g1.push(c.into_affine());

@@ -49,11 +49,33 @@ fn median(mut xs: Vec<Duration>) -> Duration {
     xs.get(xs.len() / 2).copied().unwrap_or_default()
 }
 
-fn pool(threads: usize) -> Result<rayon::ThreadPool, CircuitError> {
+/// A thread pool of a fixed size: rayon's with the `parallel` feature.
+#[cfg(feature = "parallel")]
+type Pool = rayon::ThreadPool;
+
+#[cfg(feature = "parallel")]
+fn pool(threads: usize) -> Result<Pool, CircuitError> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .map_err(|e| CircuitError::Synthesis(e.to_string()))
+}
+
+/// Without the `parallel` feature everything runs on the calling thread: the "two
+/// threads" figures are then single-threaded too.
+#[cfg(not(feature = "parallel"))]
+struct Pool;
+
+#[cfg(not(feature = "parallel"))]
+impl Pool {
+    fn install<R>(&self, f: impl FnOnce() -> R) -> R {
+        f()
+    }
+}
+
+#[cfg(not(feature = "parallel"))]
+fn pool(_threads: usize) -> Result<Pool, CircuitError> {
+    Ok(Pool)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -85,7 +107,7 @@ pub fn report(opts: &Options) -> Result<Value, CircuitError> {
 
     let circuit = sample_circuit(opts.depth, 1)?;
     let inputs = circuit.statement.public_inputs()?;
-    let mut prove_times = |p: &rayon::ThreadPool| -> Result<(Duration, _), CircuitError> {
+    let mut prove_times = |p: &Pool| -> Result<(Duration, _), CircuitError> {
         let mut times = Vec::new();
         let mut last = None;
         for _ in 0..opts.prove_runs.max(1) {

@@ -10,7 +10,10 @@
 //!   recommended Argon2id cost);
 //! - `weft_unlock()`: one unlock (Argon2id);
 //! - `weft_sync()`: one chunk sync;
-//! - `weft_prove()`: request to presentation; returns its length in bytes.
+//! - `weft_prove()`: a distribution point's request to the response; returns its length
+//!   in bytes;
+//! - `weft_check()`: checks the last response as the point does (statement rebuilt from
+//!   `to_claim`, Groth16 verification); 1 when it holds.
 
 use std::sync::Mutex;
 
@@ -23,6 +26,7 @@ struct State {
     keys: Keys,
     fixture: Fixture,
     rng: rand::rngs::StdRng,
+    last: Vec<u8>,
 }
 
 static STATE: Mutex<Option<State>> = Mutex::new(None);
@@ -42,6 +46,7 @@ pub extern "C" fn weft_setup() -> u32 {
         keys,
         fixture,
         rng: rand::rngs::StdRng::seed_from_u64(9),
+        last: Vec::new(),
     });
     1
 }
@@ -65,13 +70,21 @@ pub extern "C" fn weft_sync() -> u32 {
     with(|s| u32::from(s.fixture.sync_once(&mut s.rng).is_ok()))
 }
 
-/// One proof; the presentation's length.
+/// One proof; the response's length.
 #[no_mangle]
 pub extern "C" fn weft_prove() -> u32 {
-    with(|s| {
-        s.fixture
-            .prove_once(&s.keys, &mut s.rng)
-            .map(|b| b.len() as u32)
-            .unwrap_or(0)
+    with(|s| match s.fixture.prove_once(&s.keys, &mut s.rng) {
+        Ok(b) => {
+            let n = b.len() as u32;
+            s.last = b;
+            n
+        }
+        Err(_) => 0,
     })
+}
+
+/// Checks the last response as the distribution point does.
+#[no_mangle]
+pub extern "C" fn weft_check() -> u32 {
+    with(|s| u32::from(s.fixture.check_response(&s.keys, &s.last).is_ok()))
 }

@@ -35,5 +35,8 @@ const out = {
   unlock_ms: Math.round(time("unlock", x.weft_unlock, runs)),
   sync_chunk_ms: Number(time("sync", x.weft_sync, runs).toFixed(1)),
   prove_end_to_end_ms: Math.round(time("prove", x.weft_prove, runs)),
+  response_bytes: x.weft_prove(),
+  response_verifies: x.weft_check() === 1,
 };
+if (!out.response_verifies) throw new Error("the response made in wasm does not verify");
 console.log(JSON.stringify(out, null, 2));

@@ -217,7 +217,47 @@ impl Fixture {
         Ok(())
     }
 
-    /// Request JSON to presentation bytes and their terminal QR code.
+    /// Checks response bytes as the distribution point does (crates/verifier): strict
+    /// decoding, the nonce echoed, the statement rebuilt by
+    /// `weft_credentials::claim::statement` from the program (here: the request's
+    /// policy fields) and `to_claim(request, response)`, the proof verified under the
+    /// keys' verifying key.
+    pub fn check_response(&self, keys: &Keys, bytes: &[u8]) -> Result<()> {
+        let bad = |s: &str| crate::WalletError::Request(format!("the response fails: {s}"));
+        let req = crate::read_request(self.request.as_bytes())?;
+        let resp = crate::PresentationResponse::from_bytes(bytes)
+            .map_err(|e| crate::WalletError::Request(e.to_string()))?;
+        if resp.nonce != req.nonce {
+            return Err(bad("another request's nonce"));
+        }
+        let program = weft_types::Program {
+            name: "Bench".into(),
+            schema: req.schema,
+            issuers: vec![],
+            policy_source: String::new(),
+            conditions: req.conditions.clone(),
+            disclose: req.disclose,
+            issued_before: req.issued_before,
+            rounds: vec![],
+            grace_ms: 0,
+            entitlement: weft_types::Entitlement {
+                quantity: 1,
+                unit: "kit".into(),
+                tiers: vec![],
+            },
+            points: vec![],
+            anonymous: false,
+            nonce: 0,
+        };
+        let claim = weft_credentials::presentation::to_claim(&req, &resp);
+        let st = weft_credentials::claim::statement(&req.program, &program, &claim)
+            .ok_or_else(|| bad("disclosures"))?;
+        let proof = weft_circuits::CompressedProof(resp.proof).to_proof()?;
+        weft_circuits::verify(&keys.pvk, &st.public_inputs()?, &proof)?;
+        Ok(())
+    }
+
+    /// Request JSON to response bytes and their terminal QR code.
     pub fn prove_once<R: RngCore + CryptoRng>(
         &mut self,
         keys: &Keys,
