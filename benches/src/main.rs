@@ -5,6 +5,7 @@
 
 #![recursion_limit = "256"]
 
+mod claims;
 mod issuance;
 mod ledger;
 mod zk;
@@ -26,6 +27,9 @@ enum Command {
     /// Start a dev node and issue credentials in bulk through the HTTP API as
     /// `weft-agency issue` does (encode, commit, anchor, sign); time DID resolution.
     Issuance(issuance::Args),
+    /// Start a dev node; time a distribution point's offline verify-and-record per
+    /// presentation, and the node's confirmation rate of claims (batched proofs).
+    Claims(claims::Args),
     /// Eligibility-proof measurements: constraints, setup, proving (1 and 2 threads),
     /// verification, batch verification, Poseidon, registry build, presentation size.
     Zk {
@@ -56,6 +60,14 @@ fn main() -> anyhow::Result<()> {
                 .build()?;
             let report = runtime.block_on(issuance::run(args))?;
             print_report(&report, json, issuance::summary)
+        }
+        Command::Claims(args) => {
+            let json = args.json;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let report = runtime.block_on(claims::run(args))?;
+            print_report(&report, json, claims::summary)
         }
         Command::Zk { json, quick } => {
             let report = if quick { zk::run_quick()? } else { zk::run()? };

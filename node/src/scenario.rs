@@ -163,6 +163,9 @@ pub struct Agency {
     pub registry: RegistryId,
     /// The registry's tree as the agency keeps it (the ledger holds the same root).
     pub tree: Registry,
+    /// Issuance time written into credentials (Unix seconds); `None`: an hour ago.
+    /// Fixed by benches that cache proofs across runs.
+    pub issued_at: Option<u32>,
 }
 
 impl Agency {
@@ -193,6 +196,7 @@ impl Agency {
             schema,
             registry,
             tree,
+            issued_at: None,
         })
     }
 
@@ -218,7 +222,7 @@ impl Agency {
                     r.attributes.clone(),
                     r.holder_commitment,
                     r.household_commitment,
-                    now_s.saturating_sub(3_600),
+                    self.issued_at.unwrap_or(now_s.saturating_sub(3_600)),
                     r.expiry,
                     rng,
                 )?;
