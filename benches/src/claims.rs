@@ -282,7 +282,10 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
         )?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
         if let Decision::Reject { reason, detail } = decision {
-            bail!("the point refused a presentation ({}): {detail}", reason.code());
+            bail!(
+                "the point refused a presentation ({}): {detail}",
+                reason.code()
+            );
         }
     }
     let mut sorted = times.clone();
