@@ -9,10 +9,12 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use weft_crypto::OrganisationKey;
 use weft_ledger::{Genesis, GenesisOrganisation};
+use weft_network::{Multiaddr, PeerEntry};
 use weft_tangle::TipConfig;
 use weft_types::hash::blake2b256;
 use weft_types::DidCreate;
@@ -22,6 +24,9 @@ use weft_types::{Committee, PublicKeyBytes};
 pub const DEV_NETWORK: &str = "weft-dev";
 /// Environment variable holding a validator's secret seed (hex) outside dev mode.
 pub const VALIDATOR_KEY_ENV: &str = "WEFT_VALIDATOR_KEY";
+/// Environment variable holding the node's libp2p key seed (hex) when the `[network]`
+/// section names none.
+pub const NODE_KEY_ENV: &str = "WEFT_NODE_KEY";
 
 /// The well-known dev key named `name` (`committee`, `organisation`, ...). Public seeds:
 /// never use them outside a dev network.
@@ -57,6 +62,107 @@ pub struct NodeConfig {
     pub max_milestone_tips: usize,
     /// Whether this is the insecure dev network.
     pub dev: bool,
+    /// Peer-to-peer networking (the `[network]` section); `None` runs the node alone.
+    pub network: Option<NetworkSettings>,
+}
+
+/// The node's place in a consortium: where it listens, which environment variable holds
+/// its libp2p key, whom it talks to. The key itself is read only when the network
+/// starts (`crate::p2p`) and is never part of this value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkSettings {
+    /// Listening multiaddr, e.g. `/ip4/0.0.0.0/tcp/4100`.
+    pub listen: Multiaddr,
+    /// Name of the environment variable holding the node key seed (64 hex digits).
+    pub key_env: String,
+    /// The peers this node talks to: `<multiaddr>/p2p/<peer id>` (dial and accept) or
+    /// `/p2p/<peer id>` (accept only).
+    pub allowlist: Vec<PeerEntry>,
+    /// How long a misbehaving peer stays banned.
+    pub ban_duration: Duration,
+    /// How often the node announces its milestone range.
+    pub heartbeat_interval: Duration,
+}
+
+/// The optional `[network]` section of the TOML file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSection {
+    /// Listening multiaddr.
+    pub listen: String,
+    /// Environment variable holding the node key seed (hex); default `WEFT_NODE_KEY`.
+    #[serde(default = "default_key_env")]
+    pub key_env: String,
+    /// Allowlist entries.
+    #[serde(default)]
+    pub allowlist: Vec<String>,
+    /// Ban duration in seconds (default 600).
+    #[serde(default = "default_ban")]
+    pub ban_duration_s: u64,
+    /// Heartbeat interval in milliseconds (default 5000).
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_interval_ms: u64,
+}
+
+fn default_key_env() -> String {
+    NODE_KEY_ENV.into()
+}
+fn default_ban() -> u64 {
+    600
+}
+fn default_heartbeat() -> u64 {
+    5000
+}
+
+impl NetworkSection {
+    fn settings(&self) -> Result<NetworkSettings, ConfigError> {
+        let field = |field: &'static str, message: String| ConfigError::Field { field, message };
+        let listen: Multiaddr = self
+            .listen
+            .parse()
+            .map_err(|e| field("network.listen", format!("{}: {e}", self.listen)))?;
+        if self.key_env.is_empty()
+            || !self
+                .key_env
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(field(
+                "network.key_env",
+                "an environment variable name (letters, digits, _)".into(),
+            ));
+        }
+        let allowlist = self
+            .allowlist
+            .iter()
+            .map(|e| {
+                e.parse::<PeerEntry>()
+                    .map_err(|err| field("network.allowlist", err.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if allowlist.len() > weft_network::MAX_PEERS {
+            return Err(field(
+                "network.allowlist",
+                format!("at most {} peers", weft_network::MAX_PEERS),
+            ));
+        }
+        if self.ban_duration_s == 0 {
+            return Err(field("network.ban_duration_s", "at least 1 s".into()));
+        }
+        if self.heartbeat_interval_ms < 100 {
+            return Err(field(
+                "network.heartbeat_interval_ms",
+                "at least 100 ms".into(),
+            ));
+        }
+        Ok(NetworkSettings {
+            listen,
+            key_env: self.key_env.clone(),
+            allowlist,
+            ban_duration: Duration::from_secs(self.ban_duration_s),
+            heartbeat_interval: Duration::from_millis(self.heartbeat_interval_ms),
+        })
+    }
 }
 
 /// The TOML file.
@@ -102,6 +208,9 @@ pub struct ConfigFile {
     /// Tip selection parameters.
     #[serde(default)]
     pub tips: TipConfig,
+    /// Peer-to-peer networking; without it the node runs alone.
+    #[serde(default)]
+    pub network: Option<NetworkSection>,
 }
 
 fn default_interval() -> u64 {
@@ -198,6 +307,7 @@ impl NodeConfig {
             tips: TipConfig::default(),
             max_milestone_tips: 4096,
             dev: true,
+            network: None,
         }
     }
 
@@ -278,6 +388,11 @@ impl NodeConfig {
             tips: file.tips,
             max_milestone_tips: 4096,
             dev: false,
+            network: file
+                .network
+                .as_ref()
+                .map(NetworkSection::settings)
+                .transpose()?,
         })
     }
 }

@@ -145,7 +145,82 @@ struct IngestJob {
     block_id: BlockId,
     block: Arc<Block>,
     bytes: Vec<u8>,
+    /// Whether the block is gossiped to peers once stored (blocks from this node's API;
+    /// blocks from peers are forwarded by gossip itself).
+    publish: bool,
     reply: oneshot::Sender<Result<Submitted, SubmitError>>,
+}
+
+/// Why a milestone received from a peer was not applied (followers only).
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    /// The block carries no milestone.
+    #[error("not a milestone block")]
+    NotAMilestone,
+    /// This node issues milestones itself.
+    #[error("this node is a committee member and issues its own milestones")]
+    Validator,
+    /// The milestone block's own signature, or its issuer, is wrong.
+    #[error("milestone block is not signed by a committee member: {0}")]
+    BadBlockSignature(String),
+    /// The certificate does not verify against the genesis committee.
+    #[error("milestone {index} certificate: {error}")]
+    Certificate {
+        /// The milestone index.
+        index: u32,
+        /// Why.
+        error: crate::milestone::CertificateError,
+    },
+    /// This node already holds milestone `index`.
+    #[error("milestone {index} is already applied (latest {latest})")]
+    Known {
+        /// The milestone's index.
+        index: u32,
+        /// This node's latest.
+        latest: u32,
+    },
+    /// Earlier milestones must be applied first.
+    #[error("milestone {index} does not follow this node's latest milestone {latest}")]
+    Gap {
+        /// The milestone's index.
+        index: u32,
+        /// This node's latest.
+        latest: u32,
+    },
+    /// The milestone does not chain onto this node's latest (previous id or time).
+    #[error("milestone {index} does not chain onto milestone {latest}: {reason}")]
+    BadChain {
+        /// The milestone's index.
+        index: u32,
+        /// This node's latest.
+        latest: u32,
+        /// What differs.
+        reason: String,
+    },
+    /// Part of the milestone's past cone is missing or not solid yet: fetch it.
+    #[error("milestone {index}: past cone incomplete ({source})")]
+    Incomplete {
+        /// The milestone's index.
+        index: u32,
+        /// A block that is missing or not solid.
+        #[source]
+        source: TangleError,
+    },
+    /// The confirmed blocks or the state root computed here differ from the
+    /// milestone's: this node has stopped applying milestones.
+    #[error("HALTED at milestone {index}: {what}")]
+    Divergence {
+        /// The milestone's index.
+        index: u32,
+        /// What differs.
+        what: String,
+    },
+    /// The node stopped applying milestones after an earlier divergence.
+    #[error("halted after a divergence; milestones are no longer applied")]
+    Halted,
+    /// Storage or ledger failure.
+    #[error(transparent)]
+    Node(#[from] NodeError),
 }
 
 struct Chain {
@@ -198,6 +273,11 @@ pub struct NodeInner {
     pending_blocks: AtomicUsize,
     /// WebSocket subscribers of the `blocks` topic (block events are built only for them).
     pub block_subscribers: AtomicUsize,
+    /// Where blocks to be gossiped go (set when the network runs).
+    gossip: Mutex<Option<mpsc::Sender<Vec<u8>>>>,
+    /// Set when a received milestone's confirmed blocks or state root differ from what
+    /// this node computed: it then applies no further milestone.
+    halted: AtomicBool,
     /// Serialises milestone issuance (the ledger and the cone are only consistent for one
     /// issuer at a time), and holds the filter of confirmed anchor keys it maintains.
     issuing: Mutex<KeyFilter>,
@@ -308,6 +388,8 @@ impl Node {
             metrics: Metrics::default(),
             validator_key,
             ingest: Mutex::new(Some(tx)),
+            gossip: Mutex::new(None),
+            halted: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             pending_blocks: AtomicUsize::new(0),
             block_subscribers: AtomicUsize::new(0),
@@ -432,7 +514,88 @@ impl NodeInner {
     /// Decodes, checks and stores canonical block bytes.
     pub async fn submit_bytes(&self, bytes: Vec<u8>) -> Result<Submitted, SubmitError> {
         let block = Block::from_bytes(&bytes)?;
-        self.submit_decoded(block, bytes).await
+        self.submit_decoded(block, bytes, true).await
+    }
+
+    /// Decodes, checks and stores canonical block bytes received from a peer: the same
+    /// admission as [`NodeInner::submit_bytes`] (the API's), but the block is not
+    /// published again (gossip forwards it once the node reports it valid).
+    pub async fn submit_from_peer(&self, bytes: Vec<u8>) -> Result<Submitted, SubmitError> {
+        let block = Block::from_bytes(&bytes)?;
+        self.submit_decoded(block, bytes, false).await
+    }
+
+    /// Stores blocks that a certified milestone confirmed (fetched by sync), in the
+    /// order given (parents first). Their ids are bound by the certificate through the
+    /// milestone's parents, so the admission checks against this node's current state
+    /// (issuer standing, proof of work, load) are skipped: the ledger judges them again
+    /// at confirmation. Signatures are still verified, and the network id checked.
+    pub async fn attach_certified(
+        &self,
+        blocks: Vec<(BlockId, Vec<u8>)>,
+    ) -> Vec<Result<Submitted, SubmitError>> {
+        let mut waits = Vec::with_capacity(blocks.len());
+        for (block_id, bytes) in blocks {
+            let block = match Block::from_bytes(&bytes) {
+                Ok(b) => b,
+                Err(e) => {
+                    waits.push(Err(SubmitError::Decode(e)));
+                    continue;
+                }
+            };
+            if block.network_id != self.network_id {
+                waits.push(Err(SubmitError::WrongNetwork {
+                    expected: self.network_id,
+                    got: block.network_id,
+                }));
+                continue;
+            }
+            let (reply, rx) = oneshot::channel();
+            let Some(tx) = self.ingest.lock().clone() else {
+                waits.push(Err(SubmitError::ShuttingDown));
+                continue;
+            };
+            let job = IngestJob {
+                block_id,
+                block: Arc::new(block),
+                bytes,
+                publish: false,
+                reply,
+            };
+            if tx.send(job).await.is_err() {
+                waits.push(Err(SubmitError::ShuttingDown));
+                continue;
+            }
+            waits.push(Ok(rx));
+        }
+        let mut out = Vec::with_capacity(waits.len());
+        for w in waits {
+            out.push(match w {
+                Ok(rx) => rx.await.unwrap_or(Err(SubmitError::ShuttingDown)),
+                Err(e) => Err(e),
+            });
+        }
+        out
+    }
+
+    /// Sends the canonical bytes of blocks this node admits from its API, and of the
+    /// milestones (and tip-merging blocks) it issues, to `sink`, to be gossiped. When
+    /// the sink is full a block is not gossiped; peers then fetch it by sync.
+    pub fn set_gossip_sink(&self, sink: mpsc::Sender<Vec<u8>>) {
+        *self.gossip.lock() = Some(sink);
+    }
+
+    fn gossip(&self, bytes: Vec<u8>) {
+        if let Some(sink) = self.gossip.lock().as_ref() {
+            if sink.try_send(bytes).is_err() {
+                tracing::debug!("gossip queue full: a block is left to sync");
+            }
+        }
+    }
+
+    /// Whether this node stopped applying milestones after a divergence.
+    pub fn is_halted(&self) -> bool {
+        self.halted.load(Ordering::SeqCst)
     }
 
     /// Checks and stores a block given as JSON.
@@ -443,18 +606,28 @@ impl NodeInner {
         let bytes = block.to_bytes();
         // Re-decode: the JSON form must describe exactly one canonical block.
         let block = Block::from_bytes(&bytes)?;
-        self.submit_decoded(block, bytes).await
+        self.submit_decoded(block, bytes, true).await
     }
 
-    async fn submit_decoded(&self, block: Block, bytes: Vec<u8>) -> Result<Submitted, SubmitError> {
-        let result = self.submit_inner(block, bytes).await;
+    async fn submit_decoded(
+        &self,
+        block: Block,
+        bytes: Vec<u8>,
+        publish: bool,
+    ) -> Result<Submitted, SubmitError> {
+        let result = self.submit_inner(block, bytes, publish).await;
         if result.is_err() {
             self.metrics.blocks_rejected.inc();
         }
         result
     }
 
-    async fn submit_inner(&self, block: Block, bytes: Vec<u8>) -> Result<Submitted, SubmitError> {
+    async fn submit_inner(
+        &self,
+        block: Block,
+        bytes: Vec<u8>,
+        publish: bool,
+    ) -> Result<Submitted, SubmitError> {
         self.precheck(&block)?;
         let pending = self.pending_blocks.load(Ordering::Relaxed);
         if pending >= self.config.max_pending_blocks {
@@ -471,6 +644,7 @@ impl NodeInner {
             block_id,
             block: Arc::new(block),
             bytes,
+            publish,
             reply,
         })
         .await
@@ -527,8 +701,9 @@ impl NodeInner {
                     let _ = j.reply.send(Err(SubmitError::InvalidSignature(key)));
                     continue;
                 }
+                let publish = (j.publish && self.gossip.lock().is_some()).then(|| j.bytes.clone());
                 to_attach.push((j.block_id, j.block.clone(), j.bytes));
-                replies.push((j.block_id, j.block, j.reply));
+                replies.push((j.block_id, j.block, publish, j.reply));
             }
             if to_attach.is_empty() {
                 continue;
@@ -542,11 +717,16 @@ impl NodeInner {
             };
             match result {
                 Ok(outcomes) => {
-                    for ((block_id, block, reply), outcome) in replies.into_iter().zip(outcomes) {
+                    for ((block_id, block, publish, reply), outcome) in
+                        replies.into_iter().zip(outcomes)
+                    {
                         if matches!(
                             outcome,
                             AttachOutcome::Solid | AttachOutcome::Waiting { .. }
                         ) {
+                            if let Some(bytes) = publish {
+                                self.gossip(bytes);
+                            }
                             self.metrics.blocks_received.inc();
                             self.received_since_milestone
                                 .fetch_add(1, Ordering::Relaxed);
@@ -568,7 +748,7 @@ impl NodeInner {
                     }
                 }
                 Err(e) => {
-                    for (_, _, reply) in replies {
+                    for (_, _, _, reply) in replies {
                         let _ = reply.send(Err(SubmitError::Storage(e.to_string())));
                     }
                 }
@@ -623,6 +803,7 @@ impl NodeInner {
             tips.truncate(self.config.max_milestone_tips);
             tips.sort();
         }
+        let mut merging = Vec::new();
         while tips.len() > weft_types::MAX_PARENTS {
             let mut merged = Vec::with_capacity(tips.len() / weft_types::MAX_PARENTS + 1);
             let mut blocks = Vec::with_capacity(merged.capacity());
@@ -633,6 +814,9 @@ impl NodeInner {
                 );
                 let bytes = b.to_bytes();
                 let id = BlockId::of_bytes(&bytes);
+                if self.gossip.lock().is_some() {
+                    merging.push(bytes.clone());
+                }
                 merged.push(id);
                 blocks.push((id, Arc::new(b), bytes));
             }
@@ -699,6 +883,208 @@ impl NodeInner {
             block_id,
             timestamp,
         };
+        let latest = self.commit_milestone(
+            &mut anchors,
+            started,
+            block,
+            bytes.clone(),
+            latest,
+            &order,
+            outcome,
+        )?;
+        for b in merging {
+            self.gossip(b);
+        }
+        self.gossip(bytes);
+        Ok(latest)
+    }
+
+    /// Checks a milestone block received from a peer without any state: the block is
+    /// signed (ZIP-215) by a member of the genesis committee, and the milestone's
+    /// certificate verifies against that committee (`specs/protocol.md` §4.6). A block
+    /// failing this is invalid whatever this node's state.
+    pub fn check_milestone_block(&self, block: &Block) -> Result<u32, FollowError> {
+        let Payload::Milestone(milestone) = &block.payload else {
+            return Err(FollowError::NotAMilestone);
+        };
+        let committee = &self.config.genesis.committee;
+        match &block.issuer {
+            Issuer::Organisation { public_key } if committee.contains(public_key) => {}
+            _ => {
+                return Err(FollowError::BadBlockSignature(
+                    "issuer is not a committee member".into(),
+                ))
+            }
+        }
+        weft_crypto::verify_block(block)
+            .map_err(|e| FollowError::BadBlockSignature(e.to_string()))?;
+        let index = milestone.essence.index;
+        crate::milestone::verify_certificate(milestone, committee)
+            .map_err(|error| FollowError::Certificate { index, error })?;
+        Ok(index)
+    }
+
+    /// Applies a certified milestone received from a peer (a follower, which holds no
+    /// committee key, does this instead of issuing). The milestone must be the next one
+    /// (`latest + 1`), chain onto this node's latest (previous id, later time), and its
+    /// past cone must be stored and solid. The node computes the white-flag order of
+    /// that cone itself and applies it to the ledger by the same path as the issuer
+    /// ([`NodeInner::issue_milestone`]); the inclusion root and the state root it computes
+    /// must equal the milestone's, or the node halts: it logs the divergence, applies no
+    /// further milestone and reports it in `weft_state_divergence`. `listed`, the
+    /// confirmed ids a peer sent by sync, is only compared (a wrong list is the peer's
+    /// error, not a divergence).
+    pub fn follow_milestone(
+        &self,
+        block: &Block,
+        bytes: Vec<u8>,
+        listed: Option<&[BlockId]>,
+    ) -> Result<LatestMilestone, FollowError> {
+        if self.validator_key.is_some() {
+            return Err(FollowError::Validator);
+        }
+        let index = self.check_milestone_block(block)?;
+        let Payload::Milestone(milestone) = &block.payload else {
+            return Err(FollowError::NotAMilestone);
+        };
+        let essence = &milestone.essence;
+        let mut anchors = self.issuing.lock();
+        if self.is_halted() {
+            return Err(FollowError::Halted);
+        }
+        let started = Instant::now();
+        let chain = self.chain.lock();
+        let previous = chain.tangle.latest_milestone();
+        let latest = previous.map(|p| p.index).unwrap_or(0);
+        if index <= latest {
+            return Err(FollowError::Known { index, latest });
+        }
+        if index > latest + 1 {
+            return Err(FollowError::Gap { index, latest });
+        }
+        let previous_id = previous.map(|p| p.id).unwrap_or(MilestoneId::NONE);
+        if essence.previous_milestone_id != previous_id {
+            return Err(FollowError::BadChain {
+                index,
+                latest,
+                reason: format!(
+                    "previous milestone {} is not this node's {}",
+                    essence.previous_milestone_id, previous_id
+                ),
+            });
+        }
+        if let Some(p) = previous {
+            if essence.timestamp <= p.timestamp {
+                return Err(FollowError::BadChain {
+                    index,
+                    latest,
+                    reason: format!("timestamp {} not after {}", essence.timestamp, p.timestamp),
+                });
+            }
+        }
+        let order = match chain.tangle.white_flag_order(&essence.parents) {
+            Ok(order) => order,
+            Err(source @ (TangleError::NotSolid(_) | TangleError::UnknownParent(_))) => {
+                return Err(FollowError::Incomplete { index, source })
+            }
+            Err(e) => return Err(FollowError::Node(e.into())),
+        };
+        if let Some(listed) = listed {
+            if listed != order.as_slice() {
+                tracing::warn!(
+                    index,
+                    "a peer's list of confirmed blocks differs from the white-flag order"
+                );
+            }
+        }
+        if inclusion_root(&order) != essence.inclusion_root {
+            drop(chain);
+            return Err(self.diverged(
+                index,
+                format!(
+                    "the {} blocks this node orders do not match the milestone's inclusion root",
+                    order.len()
+                ),
+            ));
+        }
+        let blocks: Vec<(BlockId, Arc<Block>)> = order
+            .iter()
+            .filter_map(|id| chain.tangle.pending_block(id).map(|b| (*id, b)))
+            .collect();
+        let commitment = chain.commitment;
+        // Only this thread (under the issuing lock) confirms blocks: the cone cannot
+        // change while the ledger is applied without the Tangle lock.
+        drop(chain);
+        let refs: Vec<(BlockId, &Block)> = blocks.iter().map(|(id, b)| (*id, b.as_ref())).collect();
+        let outcome = self
+            .ledger
+            .apply_milestone(
+                &AnchorFilteredState {
+                    store: self.store.as_ref(),
+                    anchors: &anchors,
+                },
+                commitment,
+                MilestoneContext {
+                    index,
+                    timestamp: essence.timestamp,
+                },
+                &refs,
+            )
+            .map_err(|e| FollowError::Node(e.into()))?;
+        if outcome.state_root != essence.state_root {
+            return Err(self.diverged(
+                index,
+                format!(
+                    "state root {} computed here, the milestone certifies {}",
+                    outcome.state_root, essence.state_root
+                ),
+            ));
+        }
+        let block_id = BlockId::of_bytes(&bytes);
+        let latest = LatestMilestone {
+            index,
+            id: essence.id(),
+            block_id,
+            timestamp: essence.timestamp,
+        };
+        let latest = self.commit_milestone(
+            &mut anchors,
+            started,
+            block.clone(),
+            bytes,
+            latest,
+            &order,
+            outcome,
+        )?;
+        self.metrics.milestones_followed.inc();
+        Ok(latest)
+    }
+
+    fn diverged(&self, index: u32, what: String) -> FollowError {
+        self.halted.store(true, Ordering::SeqCst);
+        self.metrics.state_divergence.set(1);
+        tracing::error!(
+            index,
+            "STATE DIVERGENCE: {what}; this node stops applying milestones (its data \
+             directory must be rebuilt from peers)"
+        );
+        FollowError::Divergence { index, what }
+    }
+
+    /// Writes a milestone this node issued or followed, with everything it confirmed
+    /// (`order`, applied as `outcome`), in one atomic, flushed batch; then updates memory,
+    /// metrics and events. The caller holds the issuing lock (`anchors`).
+    #[allow(clippy::too_many_arguments)]
+    fn commit_milestone(
+        &self,
+        anchors: &mut KeyFilter,
+        started: Instant,
+        block: Block,
+        bytes: Vec<u8>,
+        latest: LatestMilestone,
+        order: &[BlockId],
+        outcome: weft_ledger::MilestoneOutcome,
+    ) -> Result<LatestMilestone, NodeError> {
         let codes: Vec<(BlockId, u8)> = order
             .iter()
             .zip(&outcome.outcomes)
@@ -722,6 +1108,10 @@ impl NodeInner {
             state_commitment: encode_commitment(&outcome.commitment),
             now: now_ms(),
         };
+        let index = latest.index;
+        let block_id = latest.block_id;
+        let milestone_id = latest.id;
+        let timestamp = latest.timestamp;
         let batch = self.chain.lock().tangle.confirmation_batch(&confirmation);
         // One atomic batch, flushed before anyone is told: a crash leaves all of the
         // milestone or none of it.
@@ -735,6 +1125,17 @@ impl NodeInner {
         let mut chain = self.chain.lock();
         chain.tangle.apply_confirmed(&confirmation);
         chain.commitment = outcome.commitment;
+        if chain.tangle.missing_parents().contains(&block_id) {
+            // Blocks that approve this milestone's block arrived before it (a follower
+            // receives both by gossip): the Tangle solidifies blocks as they are
+            // attached, and the milestone block is written, not attached, so reload
+            // the unconfirmed blocks from the store, which solidifies them.
+            let config = *chain.tangle.config();
+            match Tangle::open(self.store.clone(), config) {
+                Ok(t) => chain.tangle = t,
+                Err(e) => tracing::error!(error = %e, "reloading the Tangle failed"),
+            }
+        }
         self.pending_blocks
             .store(chain.tangle.pending_count(), Ordering::Relaxed);
         let confirmed_at = now_ms();
@@ -864,6 +1265,18 @@ impl NodeInner {
         m.sort();
         m.truncate(limit);
         m
+    }
+
+    /// The ids among `ids` that this node does not store (to be fetched from peers).
+    pub fn unknown_blocks(&self, ids: &[BlockId]) -> Result<Vec<BlockId>, TangleError> {
+        let chain = self.chain.lock();
+        let mut out = Vec::new();
+        for id in ids {
+            if !chain.tangle.contains(id)? {
+                out.push(*id);
+            }
+        }
+        Ok(out)
     }
 
     /// Milestone `index` and the id of its block.

@@ -10,6 +10,7 @@ pub mod demo_round;
 pub mod events;
 pub mod metrics;
 pub mod milestone;
+pub mod p2p;
 pub mod scenario;
 
 pub use crate::config::NodeConfig;

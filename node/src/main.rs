@@ -33,6 +33,30 @@ enum Command {
         /// Milestone interval in milliseconds (dev mode).
         #[arg(long)]
         milestone_interval_ms: Option<u64>,
+        /// Peer-to-peer listen multiaddr (overrides the `[network]` section's).
+        #[arg(long)]
+        p2p_listen: Option<weft_network::Multiaddr>,
+        /// Run alone even if the configuration has a `[network]` section.
+        #[arg(long)]
+        no_network: bool,
+    },
+    /// Write the configurations and keys of a local consortium of nodes on 127.0.0.1.
+    Testnet {
+        /// Number of nodes.
+        #[arg(long, default_value_t = 4)]
+        nodes: usize,
+        /// Directory to write (`DIR/node-i/config.toml`, `DIR/node-i/keys.env`).
+        #[arg(long)]
+        dir: PathBuf,
+        /// API port of node 0 (node i uses this + i).
+        #[arg(long, default_value_t = 7100)]
+        api_port: u16,
+        /// Peer-to-peer port of node 0 (node i uses this + i).
+        #[arg(long, default_value_t = 7200)]
+        p2p_port: u16,
+        /// Milestone interval in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        milestone_interval_ms: u64,
     },
     /// Run the end-to-end demo on an embedded dev node.
     Demo {
@@ -60,6 +84,8 @@ fn main() -> anyhow::Result<()> {
             data_dir,
             api,
             milestone_interval_ms,
+            p2p_listen,
+            no_network,
         } => {
             init_logging("info");
             let mut cfg = match (dev, config) {
@@ -80,7 +106,38 @@ fn main() -> anyhow::Result<()> {
                 anyhow::ensure!(ms >= 50, "--milestone-interval-ms must be at least 50");
                 cfg.milestone_interval_ms = ms;
             }
+            if no_network {
+                cfg.network = None;
+            }
+            if let Some(listen) = p2p_listen {
+                let network = cfg
+                    .network
+                    .as_mut()
+                    .context("--p2p-listen needs a [network] section in the configuration")?;
+                network.listen = listen;
+            }
             runtime.block_on(run(cfg))
+        }
+        Command::Testnet {
+            nodes,
+            dir,
+            api_port,
+            p2p_port,
+            milestone_interval_ms,
+        } => {
+            let options = weft_node::p2p::testnet::TestnetOptions {
+                nodes,
+                dir,
+                api_port,
+                p2p_port,
+                milestone_interval_ms,
+            };
+            let written = weft_node::p2p::testnet::write(&options)?;
+            print!(
+                "{}",
+                weft_node::p2p::testnet::instructions(&options, &written)
+            );
+            Ok(())
         }
         Command::Demo {
             json,
@@ -112,15 +169,26 @@ async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         tracing::warn!("dev network: committee and organisation keys are public, well-known seeds; never put real data here");
     }
     tracing::info!(network = %cfg.genesis.network_name, data_dir = %cfg.data_dir.display(), "starting node");
+    let network = cfg.network.clone();
     let node = Node::start(cfg).context("starting the node")?;
     if node.is_validator() {
         tracing::info!(
             "committee member: issuing a milestone every {} ms",
             node.config.milestone_interval_ms
         );
+    } else if network.is_some() {
+        tracing::info!("no committee key: this node follows the committee's certified milestones");
     } else {
         tracing::warn!("no committee key (set WEFT_VALIDATOR_KEY): this node stores blocks but issues no milestones");
     }
+    let p2p = match &network {
+        Some(settings) => Some(
+            weft_node::p2p::start(node.clone(), settings)
+                .await
+                .context("starting the peer-to-peer network")?,
+        ),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(api)
         .await
         .with_context(|| format!("binding the API to {api}"))?;
@@ -129,6 +197,9 @@ async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     );
     serve(node.clone(), listener, shutdown_signal()).await?;
     tracing::info!("shutting down");
+    if let Some(p2p) = p2p {
+        p2p.shutdown().await;
+    }
     tokio::task::spawn_blocking(move || node.shutdown()).await?;
     Ok(())
 }

@@ -34,6 +34,21 @@ pub struct Metrics {
     pub pending_blocks: Gauge,
     /// Database size on disk.
     pub database_bytes: Gauge,
+    /// Milestones received from peers, checked and applied (followers).
+    pub milestones_followed: Counter,
+    /// 1 once a received milestone's confirmed blocks or state root differed from this
+    /// node's (it then applies no further milestone).
+    pub state_divergence: Gauge,
+    /// Allowlisted peers connected.
+    pub peers_connected: Gauge,
+    /// Gossiped blocks by verdict.
+    pub gossip_accepted: Counter,
+    /// Gossiped blocks ignored (known, or not judgeable yet).
+    pub gossip_ignored: Counter,
+    /// Gossiped blocks rejected as invalid.
+    pub gossip_rejected: Counter,
+    /// Blocks fetched from peers by sync (missing parents and milestone cones).
+    pub blocks_synced: Counter,
 }
 
 impl Default for Metrics {
@@ -52,6 +67,13 @@ impl Default for Metrics {
             solidifier_queue: Gauge::default(),
             pending_blocks: Gauge::default(),
             database_bytes: Gauge::default(),
+            milestones_followed: Counter::default(),
+            state_divergence: Gauge::default(),
+            peers_connected: Gauge::default(),
+            gossip_accepted: Counter::default(),
+            gossip_ignored: Counter::default(),
+            gossip_rejected: Counter::default(),
+            blocks_synced: Counter::default(),
         };
         m.registry.register(
             "blocks_received",
@@ -109,6 +131,41 @@ impl Default for Metrics {
             "database_bytes",
             "Database size on disk",
             m.database_bytes.clone(),
+        );
+        m.registry.register(
+            "milestones_followed",
+            "Milestones received from peers, checked and applied",
+            m.milestones_followed.clone(),
+        );
+        m.registry.register(
+            "state_divergence",
+            "1 when a received milestone disagreed with this node's ledger (halted)",
+            m.state_divergence.clone(),
+        );
+        m.registry.register(
+            "peers_connected",
+            "Allowlisted peers connected",
+            m.peers_connected.clone(),
+        );
+        m.registry.register(
+            "gossip_blocks_accepted",
+            "Gossiped blocks accepted and forwarded",
+            m.gossip_accepted.clone(),
+        );
+        m.registry.register(
+            "gossip_blocks_ignored",
+            "Gossiped blocks ignored (known or not judgeable yet)",
+            m.gossip_ignored.clone(),
+        );
+        m.registry.register(
+            "gossip_blocks_rejected",
+            "Gossiped blocks rejected as invalid",
+            m.gossip_rejected.clone(),
+        );
+        m.registry.register(
+            "blocks_synced",
+            "Blocks fetched from peers by sync",
+            m.blocks_synced.clone(),
         );
         m
     }

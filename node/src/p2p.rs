@@ -1,0 +1,545 @@
+//! The node on the consortium network: `weft-network` wired to the node's Tangle, its
+//! admission path and its milestone path.
+//!
+//! This module exists because the network crate validates nothing and owns no storage:
+//! here its events meet the node. Gossiped blocks go through the same admission as
+//! `POST /api/v1/blocks` and their verdict goes back to gossipsub; blocks the node
+//! admits from its API, and the milestones (and tip-merging blocks) it issues, are
+//! published; peers' sync requests are answered from the store ([`StoreSource`]);
+//! parents a waiting block lacks are fetched from peers; and a follower (a node without
+//! a committee key) applies the certified milestones it receives by gossip, or fetches
+//! by sync when it is behind, one index at a time, through
+//! [`crate::core::NodeInner::follow_milestone`]. `specs/network.md` §8 describes the
+//! rules.
+
+pub mod testnet;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::task::JoinHandle;
+use weft_network::{
+    MilestoneData, MilestoneRange, Network, NetworkConfig, NetworkError, NetworkEvent,
+    NetworkHandle, NodeKey, PeerId, PeerStatus, SyncSource, Validation,
+};
+use weft_tangle::{read, AttachOutcome};
+use weft_types::{Block, BlockId, Issuer, Payload};
+
+use crate::config::NetworkSettings;
+use crate::core::{FollowError, Node, SubmitError};
+
+/// Gossip blocks being admitted at once (each holds one ingest slot until answered).
+const MAX_ADMISSIONS: usize = 1024;
+/// Blocks waiting to be published (the node's gossip sink).
+const PUBLISH_QUEUE: usize = 8192;
+/// Milestones received by gossip kept for application, at most.
+const MAX_CANDIDATES: usize = 256;
+/// Missing parents asked for per round.
+const MAX_PARENTS_PER_ROUND: usize = 512;
+/// How often followers compare their latest milestone with their peers', and the node
+/// looks for missing parents, without being prompted.
+const TICK: Duration = Duration::from_millis(1000);
+
+/// Why the network could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum P2pError {
+    /// The node key is missing or malformed (the message names the variable, never
+    /// its value).
+    #[error("node key: {0}")]
+    Key(String),
+    /// The network layer refused the configuration or could not listen.
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+}
+
+/// The node's sync data, as peers may ask for it: blocks from the store, milestones
+/// (block and white-flag list) up to the latest one whose batch is flushed.
+pub struct StoreSource {
+    node: Node,
+}
+
+impl StoreSource {
+    /// A source over `node`'s store.
+    pub fn new(node: Node) -> StoreSource {
+        StoreSource { node }
+    }
+}
+
+impl SyncSource for StoreSource {
+    fn block(&self, id: &BlockId) -> Option<Vec<u8>> {
+        self.node.block_bytes(id).ok().flatten()
+    }
+
+    fn milestone(&self, index: u32) -> Option<MilestoneData> {
+        let latest = self.node.latest_milestone()?.index;
+        if index == 0 || index > latest {
+            return None;
+        }
+        let store = self.node.store.as_ref();
+        let block_id = read::milestone_block_id(store, index).ok()??;
+        let block = read::block_bytes(store, &block_id).ok()??;
+        let confirmed = read::white_flag_list(store, index).ok()??;
+        Some(MilestoneData { block, confirmed })
+    }
+
+    fn milestone_range(&self) -> MilestoneRange {
+        match self.node.latest_milestone() {
+            Some(l) => MilestoneRange {
+                oldest: 1,
+                latest: l.index,
+            },
+            None => MilestoneRange {
+                oldest: 0,
+                latest: 0,
+            },
+        }
+    }
+}
+
+/// The running network of a node: stop it with [`P2p::shutdown`] before the node.
+pub struct P2p {
+    handle: NetworkHandle,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl P2p {
+    /// The network handle (peer id, listen address, peers).
+    pub fn handle(&self) -> &NetworkHandle {
+        &self.handle
+    }
+
+    /// Stops the tasks and the network.
+    pub async fn shutdown(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.handle.shutdown().await;
+    }
+}
+
+/// Reads the node key from the environment variable the settings name.
+pub fn node_key(settings: &NetworkSettings) -> Result<NodeKey, P2pError> {
+    let var = &settings.key_env;
+    let hex_seed = std::env::var(var)
+        .map_err(|_| P2pError::Key(format!("set {var} to the node's 64-hex-digit seed")))?;
+    NodeKey::from_hex(&hex_seed).map_err(|_| P2pError::Key(format!("{var}: not 64 hex digits")))
+}
+
+/// Starts the network for `node` and the tasks that connect the two. Runs on the
+/// current tokio runtime.
+pub async fn start(node: Node, settings: &NetworkSettings) -> Result<P2p, P2pError> {
+    let key = node_key(settings)?;
+    let mut config = NetworkConfig::new(settings.listen.clone(), key, node.network_id);
+    config.allowlist = settings.allowlist.clone();
+    config.ban_duration = settings.ban_duration;
+    config.heartbeat_interval = settings.heartbeat_interval;
+    let source: Arc<dyn SyncSource> = Arc::new(StoreSource::new(node.clone()));
+    let (handle, events) = Network::start(config, source).await?;
+    tracing::info!(
+        peer_id = %handle.local_peer_id(),
+        entry = %handle.entry(),
+        peers = settings.allowlist.len(),
+        "peer-to-peer network listening"
+    );
+
+    let (publish_tx, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
+    node.set_gossip_sink(publish_tx);
+    let (candidates_tx, candidates_rx) = mpsc::channel(MAX_CANDIDATES);
+    let behind = Arc::new(Notify::new());
+    let orphans = Arc::new(Notify::new());
+    let ctx = Ctx {
+        node: node.clone(),
+        handle: handle.clone(),
+        candidates: candidates_tx,
+        behind: behind.clone(),
+        orphans: orphans.clone(),
+    };
+    let mut tasks = vec![
+        tokio::spawn(publish_loop(handle.clone(), publish_rx)),
+        tokio::spawn(ctx.clone().event_loop(events)),
+        tokio::spawn(ctx.clone().parents_loop()),
+    ];
+    if node.is_validator() {
+        drop(candidates_rx);
+    } else {
+        tracing::info!("follower: applying certified milestones received from peers");
+        tasks.push(tokio::spawn(ctx.follow_loop(candidates_rx)));
+    }
+    Ok(P2p { handle, tasks })
+}
+
+async fn publish_loop(handle: NetworkHandle, mut blocks: mpsc::Receiver<Vec<u8>>) {
+    while let Some(bytes) = blocks.recv().await {
+        match handle.publish_block(bytes).await {
+            Ok(_) => {}
+            Err(NetworkError::Shutdown) => break,
+            Err(e) => tracing::debug!(error = %e, "publish failed"),
+        }
+    }
+}
+
+/// Whether a refusal holds whatever this node's state (so the peer that forwarded the
+/// block earns a strike), or may change as the node catches up (not its fault).
+fn invalid_whatever_the_state(e: &SubmitError, block: &Block) -> bool {
+    match e {
+        SubmitError::Decode(_)
+        | SubmitError::Json(_)
+        | SubmitError::WrongNetwork { .. }
+        | SubmitError::AnonymousPayload(_)
+        | SubmitError::InvalidSignature(_) => true,
+        // An anonymous block's work does not depend on the state; a new DID's does
+        // (its key may be registered meanwhile).
+        SubmitError::InsufficientWork { .. } => matches!(block.issuer, Issuer::Anonymous),
+        _ => false,
+    }
+}
+
+/// A peer that can serve milestone `index` (or, with `None`, is at least as far as
+/// this node), connected and not banned; spread over peers by `salt`.
+fn serving_peers(peers: &[PeerStatus], index: Option<u32>, ours: u32, salt: usize) -> Vec<PeerId> {
+    let mut out: Vec<PeerId> = peers
+        .iter()
+        .filter(|p| p.connected && p.banned_for.is_none())
+        .filter(|p| match (index, p.range) {
+            (Some(i), Some(r)) => r.contains(i),
+            (Some(_), None) => false,
+            (None, Some(r)) => r.latest >= ours,
+            (None, None) => true,
+        })
+        .map(|p| p.peer_id)
+        .collect();
+    if !out.is_empty() {
+        let n = salt % out.len();
+        out.rotate_left(n);
+    }
+    out
+}
+
+#[derive(Clone)]
+struct Ctx {
+    node: Node,
+    handle: NetworkHandle,
+    /// Milestones received by gossip, for the follower task.
+    candidates: mpsc::Sender<(Block, Vec<u8>)>,
+    /// A peer announced a later milestone.
+    behind: Arc<Notify>,
+    /// A block waits for parents this node lacks.
+    orphans: Arc<Notify>,
+}
+
+impl Ctx {
+    fn latest_index(&self) -> u32 {
+        self.node.latest_milestone().map(|l| l.index).unwrap_or(0)
+    }
+
+    async fn event_loop(self, mut events: mpsc::Receiver<NetworkEvent>) {
+        let admissions = Arc::new(Semaphore::new(MAX_ADMISSIONS));
+        while let Some(event) = events.recv().await {
+            match event {
+                NetworkEvent::Block {
+                    from, id, bytes, ..
+                } => {
+                    let Ok(block) = Block::from_bytes(&bytes) else {
+                        self.report(from, id, Validation::Reject).await;
+                        continue;
+                    };
+                    if matches!(block.payload, Payload::Milestone(_)) {
+                        let verdict = self.judge_milestone(block, bytes);
+                        self.report(from, id, verdict).await;
+                        continue;
+                    }
+                    let Ok(permit) = admissions.clone().acquire_owned().await else {
+                        break;
+                    };
+                    let ctx = self.clone();
+                    tokio::spawn(async move {
+                        let verdict = ctx.admit(&block, bytes).await;
+                        ctx.report(from, id, verdict).await;
+                        drop(permit);
+                    });
+                }
+                NetworkEvent::Heartbeat { peer, latest, .. } => {
+                    if latest > self.latest_index() {
+                        tracing::debug!(%peer, latest, "a peer is ahead");
+                        self.behind.notify_one();
+                    }
+                }
+                NetworkEvent::PeerConnected { peer, addr } => {
+                    self.node.metrics.peers_connected.inc();
+                    tracing::info!(%peer, %addr, "peer connected");
+                }
+                NetworkEvent::PeerDisconnected { peer } => {
+                    self.node.metrics.peers_connected.dec();
+                    tracing::info!(%peer, "peer disconnected");
+                }
+                NetworkEvent::PeerBanned {
+                    peer,
+                    reason,
+                    duration,
+                } => {
+                    tracing::warn!(%peer, %reason, secs = duration.as_secs(), "peer banned");
+                }
+            }
+        }
+    }
+
+    async fn report(&self, from: PeerId, id: BlockId, verdict: Validation) {
+        let m = &self.node.metrics;
+        match verdict {
+            Validation::Accept => m.gossip_accepted.inc(),
+            Validation::Ignore => m.gossip_ignored.inc(),
+            Validation::Reject => m.gossip_rejected.inc(),
+        };
+        let _ = self.handle.report(from, id, verdict).await;
+    }
+
+    /// A gossiped milestone: forwarded when its certificate holds and it is new here;
+    /// a follower queues it for application.
+    fn judge_milestone(&self, block: Block, bytes: Vec<u8>) -> Validation {
+        match self.node.check_milestone_block(&block) {
+            Ok(index) if index > self.latest_index() => {
+                if !self.node.is_validator() && self.candidates.try_send((block, bytes)).is_ok() {
+                    self.behind.notify_one();
+                }
+                Validation::Accept
+            }
+            Ok(_) => Validation::Ignore,
+            Err(e) => {
+                tracing::warn!(error = %e, "gossiped milestone refused");
+                Validation::Reject
+            }
+        }
+    }
+
+    /// A gossiped block through the API's admission path.
+    async fn admit(&self, block: &Block, bytes: Vec<u8>) -> Validation {
+        match self.node.submit_from_peer(bytes).await {
+            Ok(s) => match s.outcome {
+                AttachOutcome::Solid => Validation::Accept,
+                AttachOutcome::Waiting { .. } => {
+                    self.orphans.notify_one();
+                    Validation::Ignore
+                }
+                AttachOutcome::Duplicate | AttachOutcome::QueueFull { .. } => Validation::Ignore,
+            },
+            Err(e) if invalid_whatever_the_state(&e, block) => {
+                tracing::debug!(error = %e, "gossiped block rejected");
+                Validation::Reject
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "gossiped block ignored");
+                Validation::Ignore
+            }
+        }
+    }
+
+    /// Fetches parents that waiting blocks lack from peers at least as far along, and
+    /// admits them like gossip (a milestone block among them goes to the follower).
+    async fn parents_loop(self) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut round = 0usize;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = self.orphans.notified() => {}
+            }
+            round += 1;
+            let missing = self.node.missing_parents(MAX_PARENTS_PER_ROUND);
+            if missing.is_empty() {
+                continue;
+            }
+            let Ok(peers) = self.handle.peers().await else {
+                break;
+            };
+            let mut progress = false;
+            for peer in serving_peers(&peers, None, self.latest_index(), round) {
+                let Ok(blocks) = self.handle.request_blocks(peer, missing.clone()).await else {
+                    continue;
+                };
+                if blocks.is_empty() {
+                    continue;
+                }
+                self.node.metrics.blocks_synced.inc_by(blocks.len() as u64);
+                for (_, bytes) in blocks {
+                    let Ok(block) = Block::from_bytes(&bytes) else {
+                        continue;
+                    };
+                    if matches!(block.payload, Payload::Milestone(_)) {
+                        let _ = self.judge_milestone(block, bytes);
+                    } else if let Ok(s) = self.node.submit_from_peer(bytes).await {
+                        progress |= !matches!(s.outcome, AttachOutcome::Duplicate);
+                    }
+                }
+                break;
+            }
+            if progress {
+                // The fetched blocks may lack parents in turn.
+                self.orphans.notify_one();
+            }
+        }
+    }
+
+    /// Applies milestones in index order, from gossip when their cone is here, else by
+    /// sync from a peer that holds them, until this node is as far as its peers.
+    async fn follow_loop(self, mut received: mpsc::Receiver<(Block, Vec<u8>)>) {
+        let mut candidates: BTreeMap<u32, (Block, Vec<u8>)> = BTreeMap::new();
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut halted_logged = false;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = self.behind.notified() => {}
+                got = received.recv() => match got {
+                    Some(c) => { insert_candidate(&mut candidates, c); }
+                    None => break,
+                },
+            }
+            while let Ok(c) = received.try_recv() {
+                insert_candidate(&mut candidates, c);
+            }
+            if self.node.is_halted() {
+                if !halted_logged {
+                    tracing::error!("halted after a state divergence: not following milestones");
+                    halted_logged = true;
+                }
+                continue;
+            }
+            let Ok(peers) = self.handle.peers().await else {
+                break;
+            };
+            loop {
+                let latest = self.latest_index();
+                candidates.retain(|i, _| *i > latest);
+                let peers_latest = peers
+                    .iter()
+                    .filter(|p| p.connected && p.banned_for.is_none())
+                    .filter_map(|p| p.range.map(|r| r.latest))
+                    .max()
+                    .unwrap_or(0);
+                let target = candidates
+                    .keys()
+                    .next_back()
+                    .copied()
+                    .unwrap_or(0)
+                    .max(peers_latest);
+                if target <= latest {
+                    break;
+                }
+                let next = latest + 1;
+                let applied = match candidates.remove(&next) {
+                    Some((block, bytes)) => match self.apply(block, bytes, None).await {
+                        Ok(()) => true,
+                        Err(FollowError::Incomplete { .. }) => {
+                            self.sync_milestone(next, &peers).await
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "gossiped milestone not applied");
+                            self.sync_milestone(next, &peers).await
+                        }
+                    },
+                    None => self.sync_milestone(next, &peers).await,
+                };
+                if !applied {
+                    break;
+                }
+            }
+        }
+    }
+
+    async fn apply(
+        &self,
+        block: Block,
+        bytes: Vec<u8>,
+        listed: Option<Vec<BlockId>>,
+    ) -> Result<(), FollowError> {
+        let node = self.node.clone();
+        tokio::task::spawn_blocking(move || {
+            node.follow_milestone(&block, bytes, listed.as_deref())
+                .map(|_| ())
+        })
+        .await
+        .unwrap_or(Err(FollowError::Halted))
+    }
+
+    /// Fetches milestone `index` and the blocks of its cone this node lacks from a peer
+    /// that holds it, stores them, and applies the milestone. False when no peer could.
+    async fn sync_milestone(&self, index: u32, peers: &[PeerStatus]) -> bool {
+        for peer in serving_peers(peers, Some(index), 0, index as usize) {
+            match self.sync_from(peer, index).await {
+                Ok(()) => return true,
+                Err(e) => {
+                    tracing::warn!(%peer, index, error = %e, "milestone sync failed");
+                }
+            }
+        }
+        false
+    }
+
+    async fn sync_from(&self, peer: PeerId, index: u32) -> Result<(), String> {
+        let data = self
+            .handle
+            .request_milestone(peer, index)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("the peer does not hold it")?;
+        let block = Block::from_bytes(&data.block).map_err(|e| e.to_string())?;
+        let got = self
+            .node
+            .check_milestone_block(&block)
+            .map_err(|e| e.to_string())?;
+        let Payload::Milestone(milestone) = &block.payload else {
+            return Err("not a milestone".into());
+        };
+        if got != index {
+            return Err(format!("the peer sent milestone {got}"));
+        }
+        // The list must be the one the certificate binds, before anything is fetched.
+        if weft_crypto::inclusion_root(&data.confirmed) != milestone.essence.inclusion_root {
+            return Err("the confirmed list does not match the inclusion root".into());
+        }
+        let missing = self
+            .node
+            .unknown_blocks(&data.confirmed)
+            .map_err(|e| e.to_string())?;
+        if !missing.is_empty() {
+            let fetched = self
+                .handle
+                .request_blocks(peer, missing.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+            if fetched.len() != missing.len() {
+                return Err(format!(
+                    "the peer served {} of {} blocks",
+                    fetched.len(),
+                    missing.len()
+                ));
+            }
+            self.node.metrics.blocks_synced.inc_by(fetched.len() as u64);
+            // In white-flag order, so parents come before their children.
+            for result in self.node.attach_certified(fetched).await {
+                if let Err(e) = result {
+                    return Err(format!("a confirmed block was not stored: {e}"));
+                }
+            }
+        }
+        match self.apply(block, data.block, Some(data.confirmed)).await {
+            Ok(()) | Err(FollowError::Known { .. }) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+fn insert_candidate(candidates: &mut BTreeMap<u32, (Block, Vec<u8>)>, c: (Block, Vec<u8>)) {
+    let Payload::Milestone(m) = &c.0.payload else {
+        return;
+    };
+    candidates.insert(m.essence.index, c);
+    while candidates.len() > MAX_CANDIDATES {
+        // Keep the lowest: they are applied first; later ones are fetched again.
+        candidates.pop_last();
+    }
+}
