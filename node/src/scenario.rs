@@ -169,8 +169,8 @@ pub struct Agency {
 }
 
 impl Agency {
-    /// Publishes `schema` and creates a registry for it (the agency's DID must exist
-    /// and be accredited as an issuer).
+    /// Publishes `schema` (unless the ledger has it) and creates a registry for it (the
+    /// agency's DID must exist and be accredited as an issuer).
     pub async fn setup(
         net: &Network,
         key: OrganisationKey,
@@ -186,8 +186,11 @@ impl Agency {
         };
         let registry = create.id(&did);
         let tree = Registry::new(create.depth)?;
-        let b = net.signed(&key, Payload::Schema(schema.clone())).await?;
-        net.apply_all(&[b]).await?;
+        // A schema is published once, by whoever first needs it; others reuse it.
+        if net.client.schema(&schema.id()).await.is_err() {
+            let b = net.signed(&key, Payload::Schema(schema.clone())).await?;
+            net.apply_all(&[b]).await?;
+        }
         let b = net.signed(&key, Payload::RegistryCreate(create)).await?;
         net.apply_all(&[b]).await?;
         Ok(Agency {

@@ -743,3 +743,155 @@ async fn a_verifier_killed_while_submitting_loses_nothing_and_sends_nothing_twic
     assert_eq!(point_counts(&round, &point), (6, 150, 0));
     assert_eq!(status(), "queued 0, submitted 0, applied 6, conflicting 0");
 }
+
+/// Sends `claim` (signed with `device` when given) in an anonymous block and returns
+/// the ledger's verdict: `applied` or the conflict reason.
+async fn ledger_verdict(
+    w: &World,
+    mut claim: weft_types::Claim,
+    device: Option<&OrganisationKey>,
+) -> String {
+    if let (Some(d), Some(e)) = (device, claim.endorsement.clone()) {
+        let msg = claim.signing_message(&e.point, &d.public_key());
+        if let Some(e) = claim.endorsement.as_mut() {
+            e.signature = d.sign(&msg);
+        }
+    }
+    let tips = w.t.client.tips(4).await.unwrap();
+    let mut block = weft_types::BlockBuilder::new(w.t.network, tips, now_ms())
+        .payload(weft_types::Payload::Claim(Box::new(claim)))
+        .anonymous();
+    block.mine(0);
+    w.t.client.submit(&block).await.unwrap();
+    let meta =
+        w.t.client
+            .wait_confirmed(&block.id(), Duration::from_secs(30))
+            .await
+            .unwrap();
+    meta.conflict
+        .map(|c| c.reason)
+        .unwrap_or(meta.ledger_outcome)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ledger_applies_a_claim_only_if_every_rule_holds() {
+    use weft_credentials::presentation::to_claim;
+    let mut w = World::new(64).await;
+    let h = w.household(5, "north", "large", &["member"]).await;
+    let other = w.household(4, "east", "standard", &["member"]).await;
+    // A second agency, accredited as an issuer, with a registry of the same schema: the
+    // program does not accept it.
+    let rival_key = OrganisationKey::from_seed(&[0xC1; 32]);
+    w.net
+        .organisation(&rival_key, weft_types::identity::role::ISSUER)
+        .await
+        .unwrap();
+    let rival = Agency::setup(&w.net, rival_key, schema(), "rival")
+        .await
+        .unwrap();
+    // An organisation with no role, and one accredited as a point but not in the
+    // program's list (the dev organisation).
+    let nobody_key = OrganisationKey::from_seed(&[0xD1; 32]);
+    let nobody = w.net.organisation(&nobody_key, 0).await.unwrap();
+    let unlisted = weft_types::DidCreate::with_key(dev_key("organisation").public_key(), 0).did();
+    w.sync_both().await;
+
+    let device = w.a.config.device_key();
+    let request = w.a.request(&w.program, 1, &mut w.rng).unwrap();
+    let keys = weft_circuits::groth16::dev_keys().unwrap();
+    let response = h.holders[0]
+        .respond(
+            keys,
+            w.agency.registry,
+            &w.agency.tree,
+            &request,
+            true,
+            &mut w.rng,
+        )
+        .unwrap();
+    let valid = to_claim(&request, &response);
+    let with = |f: &dyn Fn(&mut weft_types::Claim)| {
+        let mut c = valid.clone();
+        f(&mut c);
+        c
+    };
+
+    let stranger = OrganisationKey::from_seed(&[0xE1; 32]);
+    let cases: Vec<(&str, weft_types::Claim, Option<&OrganisationKey>)> = vec![
+        (
+            "unknownProgram",
+            with(&|c| c.program = weft_types::ProgramId(weft_types::RegistryId([7; 32]))),
+            Some(&device),
+        ),
+        ("unknownRound", with(&|c| c.round = 9), Some(&device)),
+        ("roundClosed", with(&|c| c.round = 2), Some(&device)),
+        (
+            "notAccredited",
+            with(&|c| c.endorsement.as_mut().unwrap().point = nobody),
+            Some(&device),
+        ),
+        (
+            "pointNotAllowed",
+            with(&|c| c.endorsement.as_mut().unwrap().point = unlisted),
+            Some(&device),
+        ),
+        ("unknownDeviceKey", valid.clone(), Some(&stranger)),
+        ("invalidDeviceSignature", valid.clone(), None),
+        (
+            "unknownRegistry",
+            with(&|c| c.registry = weft_types::RegistryId([8; 32])),
+            Some(&device),
+        ),
+        (
+            "issuerNotAccepted",
+            with(&|c| c.registry = rival.registry),
+            Some(&device),
+        ),
+        (
+            "staleRoot",
+            with(&|c| c.root = fr_to_bytes_be(&Fr::from(12345u64))),
+            Some(&device),
+        ),
+        ("invalidProof", with(&|c| c.proof[10] ^= 1), Some(&device)),
+        (
+            "invalidProof",
+            with(&|c| c.disclosed = vec![fr_to_bytes_be(&Fr::from(0u64))]),
+            Some(&device),
+        ),
+        ("applied", valid.clone(), Some(&device)),
+        ("nullifierUsed", valid.clone(), Some(&device)),
+    ];
+    for (expected, claim, key) in cases {
+        // A device key that is not the endorsement's: the signature is made by `key`
+        // over the endorsement with its own public key substituted.
+        let mut claim = claim;
+        if let (Some(k), Some(e)) = (key, claim.endorsement.as_mut()) {
+            e.device_key = k.public_key();
+        }
+        assert_eq!(ledger_verdict(&w, claim, key).await, expected);
+    }
+
+    // A proof made for a weaker predicate table than the program's: the ledger rebuilds
+    // the statement from the program, so the proof does not hold.
+    let mut weaker = w.a.request(&w.program, 1, &mut w.rng).unwrap();
+    weaker.conditions.truncate(1);
+    let answer = other.holders[0]
+        .respond(
+            keys,
+            w.agency.registry,
+            &w.agency.tree,
+            &weaker,
+            true,
+            &mut w.rng,
+        )
+        .unwrap();
+    assert_eq!(
+        ledger_verdict(&w, to_claim(&weaker, &answer), Some(&device)).await,
+        "invalidProof"
+    );
+    let round = w.round(1).await;
+    assert_eq!(
+        (round["claims"].as_u64(), round["doubleClaims"].as_u64()),
+        (Some(1), Some(1))
+    );
+}
