@@ -226,7 +226,10 @@ impl ClaimVerifier {
         state: &dyn StateRead,
         blocks: &[(BlockId, &Block)],
     ) -> Result<HashMap<usize, bool>, LedgerError> {
-        let mut items = Vec::new();
+        // The state reads, in order; then each claim's statement, public inputs and
+        // proof decompression (with its subgroup checks: most of the per-claim cost
+        // besides the pairing) on every core.
+        let mut candidates = Vec::new();
         let mut programs: BTreeMap<ProgramId, Option<ProgramRecord>> = BTreeMap::new();
         for (pos, (_, block)) in blocks.iter().enumerate() {
             let weft_types::Payload::Claim(claim) = &block.payload else {
@@ -240,22 +243,20 @@ impl ClaimVerifier {
                     r
                 }
             };
-            let Some(rec) = rec else { continue };
-            let Some(st) = statement(&claim.program, &rec.program, claim) else {
-                continue;
-            };
-            let Ok(inputs) = st.public_inputs() else {
-                continue;
-            };
-            let Ok(bytes) = <[u8; 128]>::try_from(claim.proof.as_slice()) else {
-                continue;
-            };
-            match CompressedProof(bytes).to_proof() {
-                Ok(proof) => items.push((pos, inputs, proof)),
-                // A proof that is not even valid points is simply invalid.
-                Err(_) => items.push((pos, inputs, Default::default())),
+            if let Some(rec) = rec {
+                candidates.push((pos, claim.as_ref(), rec));
             }
         }
+        let prepare = |(pos, claim, rec): &(usize, &Claim, ProgramRecord)| {
+            let st = statement(&claim.program, &rec.program, claim)?;
+            let inputs = st.public_inputs().ok()?;
+            let bytes = <[u8; 128]>::try_from(claim.proof.as_slice()).ok()?;
+            // A proof that is not even valid points is simply invalid.
+            let proof = CompressedProof(bytes).to_proof().unwrap_or_default();
+            Some((*pos, inputs, proof))
+        };
+        use rayon::prelude::*;
+        let items: Vec<_> = candidates.par_iter().filter_map(prepare).collect();
         let mut out = HashMap::new();
         if items.is_empty() {
             return Ok(out);
