@@ -543,3 +543,146 @@ fn insert_candidate(candidates: &mut BTreeMap<u32, (Block, Vec<u8>)>, c: (Block,
         candidates.pop_last();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{dev_key, NodeConfig};
+    use weft_crypto::OrganisationKey;
+    use weft_tangle::MemoryStore;
+    use weft_types::{BlockBuilder, Milestone, MilestoneSignature, StateRoot, TaggedData};
+
+    /// Two nodes of one genesis (the dev keys, without the dev circuit keys): the first
+    /// holds the committee key, the second follows.
+    fn config(dir: &std::path::Path, validator: bool) -> NodeConfig {
+        let path = dir.join(format!("{validator}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "network_name = \"follow-test\"\ndata_dir = \"{}\"\napi = \"127.0.0.1:1\"\n\
+                 committee_threshold = 1\ncommittee = [\"{}\"]\nauthority = \"{}\"\n\
+                 organisations = [\"{}\"]\nmilestone_interval_ms = 3600000\npow_difficulty = 0\n",
+                dir.display(),
+                dev_key("committee").public_key(),
+                dev_key("authority").public_key(),
+                dev_key("organisation").public_key()
+            ),
+        )
+        .unwrap();
+        let mut c = NodeConfig::from_file(&path).unwrap();
+        // `dev` makes the node hold the (public) dev committee key.
+        c.dev = validator;
+        c
+    }
+
+    /// `block`'s milestone with another state root, certified by `key`.
+    fn tampered(block: &Block, key: &OrganisationKey) -> Block {
+        let Payload::Milestone(m) = &block.payload else {
+            panic!("not a milestone")
+        };
+        let mut essence = m.essence.clone();
+        essence.state_root = StateRoot([7; 32]);
+        let signature = key.sign(&essence.signing_message());
+        let milestone = Milestone {
+            signatures: vec![MilestoneSignature {
+                public_key: key.public_key(),
+                signature,
+            }],
+            essence,
+        };
+        key.sign_block(
+            BlockBuilder::new(block.network_id, block.parents.clone(), block.issuing_time)
+                .payload(Payload::Milestone(Box::new(milestone)))
+                .organisation(key.public_key()),
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_follower_applies_certified_milestones_and_halts_on_a_wrong_state_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let issuer =
+            Node::start_with_store(config(dir.path(), true), Arc::new(MemoryStore::default()))
+                .unwrap();
+        let follower =
+            Node::start_with_store(config(dir.path(), false), Arc::new(MemoryStore::default()))
+                .unwrap();
+        assert!(issuer.is_validator() && !follower.is_validator());
+
+        let org = dev_key("organisation");
+        let anchor = org.sign_block(
+            BlockBuilder::new(
+                issuer.network_id,
+                vec![BlockId::GENESIS],
+                crate::core::now_ms(),
+            )
+            .payload(Payload::TaggedData(TaggedData {
+                tag: b"t".to_vec(),
+                data: b"d".to_vec(),
+            }))
+            .organisation(org.public_key()),
+        );
+        issuer.submit_bytes(anchor.to_bytes()).await.unwrap();
+        let first = issuer.issue_milestone().unwrap();
+        let bytes = issuer.block_bytes(&first.block_id).unwrap().unwrap();
+        let block = Block::from_bytes(&bytes).unwrap();
+
+        // Its cone is not here yet.
+        assert!(matches!(
+            follower.follow_milestone(&block, bytes.clone(), None),
+            Err(FollowError::Incomplete { index: 1, .. })
+        ));
+        follower.submit_from_peer(anchor.to_bytes()).await.unwrap();
+        // Certified by a key outside the committee: refused, nothing changes.
+        let forged = tampered(&block, &OrganisationKey::from_seed(&[9; 32]));
+        assert!(follower
+            .follow_milestone(&forged, forged.to_bytes(), None)
+            .is_err());
+        assert!(!follower.is_halted());
+
+        let followed = follower
+            .follow_milestone(&block, bytes.clone(), None)
+            .unwrap();
+        assert_eq!(followed, first);
+        assert_eq!(
+            follower
+                .block_metadata(&anchor.id())
+                .unwrap()
+                .unwrap()
+                .referenced_by,
+            Some(1)
+        );
+        assert!(matches!(
+            follower.follow_milestone(&block, bytes, None),
+            Err(FollowError::Known { index: 1, .. })
+        ));
+        // The sync source serves what the issuer stored.
+        let source = StoreSource::new(issuer.clone());
+        let served = source.milestone(1).unwrap();
+        assert_eq!(served.confirmed, vec![anchor.id()]);
+        assert_eq!(source.milestone_range().latest, 1);
+        assert!(source.milestone(2).is_none());
+
+        // Milestone 2 with a state root the follower does not compute, certified by the
+        // committee: the follower halts rather than store it.
+        let second = issuer.issue_milestone().unwrap();
+        let bytes = issuer.block_bytes(&second.block_id).unwrap().unwrap();
+        let block = Block::from_bytes(&bytes).unwrap();
+        let wrong = tampered(&block, &dev_key("committee"));
+        assert!(matches!(
+            follower.follow_milestone(&wrong, wrong.to_bytes(), None),
+            Err(FollowError::Divergence { index: 2, .. })
+        ));
+        assert!(follower.is_halted());
+        assert!(follower
+            .metrics
+            .render()
+            .contains("weft_state_divergence 1"));
+        assert!(matches!(
+            follower.follow_milestone(&block, bytes, None),
+            Err(FollowError::Halted)
+        ));
+        assert_eq!(follower.latest_milestone(), Some(first));
+        issuer.shutdown();
+        follower.shutdown();
+    }
+}
