@@ -1,6 +1,7 @@
 //! The agency's side of Weft as a library, so that the `weft-agency` CLI, the bench and
 //! the tests drive the same code: the encrypted keystore, the agency's DID, schemas and
-//! registries, bulk issuance from CSV with a crash-safe journal, and revocation.
+//! registries, bulk issuance from CSV with a crash-safe journal, revocation, and aid
+//! programs (definitions checked, compiled and announced: [`program`]).
 //!
 //! Everything goes through the node's HTTP API ([`weft_client::Client`]); blocks are
 //! signed here with the agency's key and their ledger outcome is awaited, so a command
@@ -12,6 +13,7 @@
 pub mod csv;
 pub mod issue;
 pub mod keystore;
+pub mod program;
 
 use std::time::Duration;
 
@@ -57,6 +59,10 @@ pub enum AgencyError {
         /// Sentence.
         description: String,
     },
+    /// A program definition is refused (the error names the field, or gives the
+    /// policy's line and column).
+    #[error(transparent)]
+    Program(#[from] program::ProgramError),
     /// Bad input (CSV, schema file, arguments) or an inconsistent ledger answer.
     #[error("{0}")]
     Invalid(String),

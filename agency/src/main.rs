@@ -1,5 +1,6 @@
 //! `weft-agency`: the tools an aid agency uses against a Weft node — its encrypted
-//! keystore and DID, schemas, registries, bulk issuance from CSV and revocation.
+//! keystore and DID, schemas, registries, bulk issuance from CSV, revocation and aid
+//! programs.
 //!
 //! A thin command line over the `weft_agency` library: argument parsing, the
 //! passphrase, and printing. On `weft-node run --dev`, `keystore init --dev` imports
@@ -11,10 +12,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use weft_agency::keystore::{KdfParams, Keystore};
+use weft_agency::program::{self, AnnounceOutcome, ProgramDefinition};
 use weft_agency::{csv, issue, Node};
+use weft_client::Client;
 use weft_types::identity::purpose;
 use weft_types::{
-    DidCreate, DidKey, DidOperation, DidService, RegistryCreate, RegistryId, Schema, SchemaId,
+    Did, DidCreate, DidKey, DidOperation, DidService, ProgramId, RegistryCreate, RegistryId,
+    Schema, SchemaId,
 };
 use zeroize::Zeroizing;
 
@@ -98,6 +102,39 @@ enum Command {
         /// The registry.
         #[arg(long)]
         registry: RegistryId,
+    },
+    /// Aid programs: check a definition, announce it, show one with its counts.
+    Program {
+        #[command(subcommand)]
+        command: ProgramCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProgramCommand {
+    /// Checks a program definition (TOML or JSON) and prints it in plain words with the
+    /// id it will have. Needs no node when the definition names a schema file.
+    Check {
+        /// The definition file.
+        file: PathBuf,
+        /// The announcing agency's DID (default: the keystore's, which asks for the
+        /// passphrase).
+        #[arg(long)]
+        owner: Option<Did>,
+    },
+    /// Announces the program signed by the agency, waits for its milestone, and prints
+    /// its id and the outcome.
+    Announce {
+        /// The definition file.
+        file: PathBuf,
+    },
+    /// Shows a program (`GET /api/v1/programs/{id}`) and its rounds' counts.
+    Show {
+        /// The program id.
+        id: ProgramId,
+        /// The node's JSON (the program record and the round reports).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -372,7 +409,99 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Program { command } => programs(&cli.node, &cli.keystore, command).await,
     }
+}
+
+/// The definition and its schema (from its file, or from the node by id).
+async fn definition(file: &Path, url: &str) -> anyhow::Result<(ProgramDefinition, Schema)> {
+    let def = ProgramDefinition::read(file)?;
+    let base = file.parent().unwrap_or(Path::new("."));
+    let client = Client::new(url);
+    let schema = program::load_schema(&def.schema_source(base), Some(&client)).await?;
+    Ok((def, schema))
+}
+
+async fn programs(url: &str, keystore: &Path, command: ProgramCommand) -> anyhow::Result<()> {
+    match command {
+        ProgramCommand::Check { file, owner } => {
+            let (def, schema) = definition(&file, url).await?;
+            let owner = match owner {
+                Some(d) => d,
+                None => open(keystore)?
+                    .did
+                    .context("the keystore has no DID yet: give --owner DID")?,
+            };
+            let built = program::build(&def, &schema, &owner)?;
+            print!("{}", program::describe(&built.program, &schema, &owner));
+            println!("ok: the definition is valid (not announced)");
+        }
+        ProgramCommand::Announce { file } => {
+            let (def, schema) = definition(&file, url).await?;
+            let node = Node::connect(url).await?;
+            let ks = open(keystore)?;
+            let signer = weft_agency::signer(&node, &ks).await?;
+            let built = program::build(&def, &schema, &signer.did)?;
+            print!(
+                "{}",
+                program::describe(&built.program, &schema, &signer.did)
+            );
+            let a = program::announce(&node, &signer, built.program).await?;
+            match a.outcome {
+                AnnounceOutcome::Applied { block, milestone } => {
+                    println!("{}: applied (block {block}, milestone {milestone})", a.id);
+                }
+                AnnounceOutcome::AlreadyAnnounced => {
+                    println!("{}: already on the ledger (nothing sent)", a.id);
+                }
+                AnnounceOutcome::Conflicting {
+                    block,
+                    milestone,
+                    reason,
+                    description,
+                } => {
+                    println!("{}: conflicting: {reason} ({description})", a.id);
+                    bail!(
+                        "the ledger refused the program: {reason} ({description}); block \
+                         {block}, milestone {milestone}; the program was not created"
+                    );
+                }
+            }
+        }
+        ProgramCommand::Show { id, json } => {
+            let client = Client::new(url);
+            let record = program::fetch_program(&client, &id)
+                .await?
+                .with_context(|| format!("{url} has no program {id}"))?;
+            let reports = program::round_reports(&client, &record).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "program": record.json,
+                        "rounds": reports,
+                    }))?
+                );
+            } else {
+                let schema = client.schema(&record.program.schema).await?.schema;
+                print!(
+                    "{}",
+                    program::describe(&record.program, &schema, &record.owner)
+                );
+                println!(
+                    "announced at milestone {}",
+                    record.json["announced"]["milestone"]
+                );
+                for r in &reports {
+                    println!(
+                        "{}",
+                        program::describe_round(r, &record.program.entitlement.unit)
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn keystore(path: &Path, command: KeystoreCommand) -> anyhow::Result<()> {
