@@ -332,6 +332,26 @@ async fn blocks_submitted_to_followers_are_confirmed_by_all_four_with_equal_stat
         assert_eq!(block, a.id());
     }
 
+    // A burst of siblings on the followers: more tips than a milestone has parents, so
+    // the issuer merges them with tip-merging blocks, which the followers get by gossip
+    // or sync.
+    let tips = net.clients[1].tips(2).await.expect("tips");
+    let mut burst = Vec::new();
+    for k in 0..40u8 {
+        let block = anchor_on(net.network, &net.organisation, tips.clone(), &[b'b', k]);
+        net.clients[1 + k as usize % 3]
+            .submit(&block)
+            .await
+            .expect("admitted");
+        burst.push(block.id());
+    }
+    for id in &burst {
+        let on_issuer = net.outcome(0, id).await;
+        for i in 1..4 {
+            assert_eq!(net.outcome(i, id).await, on_issuer);
+        }
+    }
+
     let upto = net.latest(0).await;
     net.all_reach(&[0, 1, 2, 3], upto).await;
     net.same_history(&[1, 2, 3], upto).await;
