@@ -895,3 +895,94 @@ async fn the_ledger_applies_a_claim_only_if_every_rule_holds() {
         (Some(1), Some(1))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holders_wallet_synced_from_the_points_file_answers_the_point() {
+    use weft_wallet::{
+        IssuerEvidence, KdfParams, MemoryStorage, RecoveryPhrase, SyncBundle, Wallet,
+    };
+    let mut w = World::new(64).await;
+    let mut rng = rand::rngs::OsRng;
+    let mut wallet = Wallet::create(
+        MemoryStorage::default(),
+        RecoveryPhrase::generate(&mut rng).unwrap(),
+        "2468-1357",
+        None,
+        KdfParams::INSECURE_TEST,
+        &mut rng,
+    )
+    .unwrap();
+    // Registration: the wallet hands over its two commitments, nothing else.
+    let enrolment = wallet.enrolment();
+    let records = w
+        .agency
+        .issue(
+            &w.net,
+            vec![IssueRequest {
+                attributes: attributes(4, "east", "large", "member"),
+                holder_commitment: enrolment.holder(),
+                household_commitment: enrolment.household(),
+                expiry: (now_ms() / 1000) as u32 + 365 * 86_400,
+            }],
+            &mut w.rng,
+        )
+        .await
+        .unwrap();
+    w.sync_both().await;
+    // The point's sync file reaches the camp; the wallet learns the issuer, the roots,
+    // the program's name.
+    let file = weft_verifier::net::holder_sync_file(&w.t.client, w.a.verifier.as_ref().unwrap())
+        .await
+        .unwrap();
+    let bundle: SyncBundle = serde_json::from_value(file).unwrap();
+    wallet.sync(&bundle, &mut rng).unwrap();
+    // The credential document, signed by the agency, checked offline against its DID
+    // document and imported; a second sync gives it its path.
+    let unsigned = weft_credentials::vc::credential_document(&schema(), &records[0]).unwrap();
+    let document = weft_credentials::sign(
+        &unsigned,
+        &w.agency.key,
+        &weft_credentials::did::method_id(&w.agency.did, "key-1"),
+        now_ms(),
+    )
+    .unwrap();
+    let resolution =
+        w.t.client
+            .resolve_did(&w.agency.did, &weft_client::DidVersion::Latest)
+            .await
+            .unwrap();
+    let evidence = IssuerEvidence {
+        did_document: resolution.did_document.clone(),
+        deactivated: false,
+        schema: schema(),
+        registry: None,
+    };
+    wallet
+        .import_document(&document, &evidence, &mut rng)
+        .unwrap();
+    wallet.sync(&bundle, &mut rng).unwrap();
+
+    // At the counter: the point's request as QR bytes, the holder's consent, the answer.
+    let request = w.a.request(&w.program, 1, &mut w.rng).unwrap();
+    let read = weft_wallet::read_request(&request.to_bytes()).unwrap();
+    let consent = wallet.describe(&read, None).unwrap();
+    assert!(consent.text.contains("winter food"), "{}", consent.text);
+    let keys = weft_circuits::groth16::dev_keys().unwrap();
+    let response = wallet.respond(keys, &read, None, &mut rng).unwrap();
+    let bytes = response.to_bytes();
+    assert!(bytes.len() < 400);
+    let decoded = PresentationResponse::from_bytes(&bytes).unwrap();
+    assert_eq!(accepted(&w.a.decide(&decoded).unwrap()).unwrap(), 50);
+    // The same wallet again: the household has had its claim.
+    let again = w.a.request(&w.program, 1, &mut w.rng).unwrap();
+    let answer = wallet.respond(keys, &again, None, &mut rng).unwrap();
+    assert_eq!(
+        reason(&w.a.decide(&answer).unwrap()),
+        RejectReason::AlreadyClaimed
+    );
+    let report =
+        w.a.submit(&w.t.client, Duration::from_secs(60))
+            .await
+            .unwrap();
+    assert_eq!((report.applied, report.conflicts.len()), (1, 0));
+}

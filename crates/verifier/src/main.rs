@@ -63,6 +63,16 @@ enum Command {
         #[arg(long)]
         program: Vec<ProgramId>,
     },
+    /// Writes a sync file for holders' wallets (roots, whole chunks, programs) to carry
+    /// to a camp with no connection (`weft-wallet sync --file`).
+    SyncFile {
+        /// The node's API base URL.
+        #[arg(long)]
+        node: String,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Shows a presentation request (JSON and QR).
     Request {
         /// The program.
@@ -214,6 +224,20 @@ async fn main() -> Result<()> {
             if snapshot.device_active != Some(true) {
                 println!("warning: the ledger does not have this device key active for this point");
             }
+        }
+        Command::SyncFile { node, out } => {
+            let (_, verifier) = load(&dir)?;
+            let file =
+                weft_verifier::net::holder_sync_file(&Client::new(node), &verifier).await?;
+            std::fs::write(&out, serde_json::to_vec(&file)?)
+                .with_context(|| out.display().to_string())?;
+            println!(
+                "wrote {}: {} registries, {} chunks, {} programs",
+                out.display(),
+                file["roots"].as_array().map_or(0, Vec::len),
+                file["chunks"].as_array().map_or(0, Vec::len),
+                file["programs"].as_array().map_or(0, Vec::len)
+            );
         }
         Command::Request {
             program,

@@ -14,6 +14,7 @@ use weft_types::{
 };
 
 use crate::config::PointConfig;
+use crate::verify::Verifier;
 use crate::queue::{ClaimRecord, ClaimState, Queue, QueueError};
 use crate::snapshot::{ProgramEntry, RegistryEntry, RoundNullifiers, Snapshot, SnapshotError};
 
@@ -385,4 +386,67 @@ async fn conflict_report(
         }
     }
     report
+}
+
+/// A sync file for holders' wallets (`weft-wallet sync --file`, format in
+/// `wallet/src/sync.rs`): the newest root and every chunk of each registry the served
+/// programs accept, the programs' names and the issuers' registries. The point's tablet
+/// carries it to a camp with no connection; each wallet keeps the chunks holding its own
+/// leaves, so nobody learns whose leaf is whose. Read from the node at `client`.
+pub async fn holder_sync_file(client: &Client, verifier: &Verifier) -> Result<Value, NetError> {
+    let base = client.base().to_string();
+    let mut roots = Vec::new();
+    let mut chunks = Vec::new();
+    let mut issuers: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut programs = Vec::new();
+    let mut registries = std::collections::BTreeSet::new();
+    for p in &verifier.snapshot().programs {
+        programs.push(serde_json::json!({
+            "id": format!("0x{}", hex::encode(weft_crypto::poseidon::fr_to_bytes_be(
+                &weft_credentials::claim::program_field(&p.id)))),
+            "name": p.program.name,
+        }));
+        registries.extend(verifier.accepted_registries(&p.id));
+    }
+    for id in registries {
+        let info = client.registry(&id).await?;
+        let mut milestone = 0;
+        for index in 0..info.chunks {
+            let chunk = get_json(
+                &base,
+                &format!("/api/v1/registries/{}/chunks/{index}", id.to_hex()),
+            )
+            .await?;
+            if chunk["root"].as_str() != Some(info.root.as_str()) {
+                // The registry changed while we read it: the caller syncs again.
+                return Err(NetError::Decode(format!(
+                    "registry {id} changed during the download; try again"
+                )));
+            }
+            milestone = chunk["milestone"].as_u64().unwrap_or(0);
+            chunks.push(chunk);
+        }
+        // The milestone that made this root current, when the node says.
+        if let Some(last) = info.recent_roots.as_ref().and_then(|r| r.last()) {
+            milestone = u64::from(last.milestone);
+        }
+        roots.push(serde_json::json!({
+            "registry": id, "root": info.root, "milestone": milestone,
+        }));
+        issuers
+            .entry(info.issuer.to_string())
+            .or_default()
+            .push(id.to_hex());
+    }
+    Ok(serde_json::json!({
+        "type": "weft-sync",
+        "version": 1,
+        "roots": roots,
+        "chunks": chunks,
+        "programs": programs,
+        "issuers": issuers
+            .into_iter()
+            .map(|(did, registries)| serde_json::json!({"did": did, "registries": registries}))
+            .collect::<Vec<_>>(),
+    }))
 }
