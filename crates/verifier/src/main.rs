@@ -227,8 +227,7 @@ async fn main() -> Result<()> {
         }
         Command::SyncFile { node, out } => {
             let (_, verifier) = load(&dir)?;
-            let file =
-                weft_verifier::net::holder_sync_file(&Client::new(node), &verifier).await?;
+            let file = weft_verifier::net::holder_sync_file(&Client::new(node), &verifier).await?;
             std::fs::write(&out, serde_json::to_vec(&file)?)
                 .with_context(|| out.display().to_string())?;
             println!(

@@ -14,9 +14,9 @@ use weft_types::{
 };
 
 use crate::config::PointConfig;
-use crate::verify::Verifier;
 use crate::queue::{ClaimRecord, ClaimState, Queue, QueueError};
 use crate::snapshot::{ProgramEntry, RegistryEntry, RoundNullifiers, Snapshot, SnapshotError};
+use crate::verify::Verifier;
 
 /// Why talking to the node failed.
 #[derive(Debug, thiserror::Error)]
