@@ -163,6 +163,7 @@ pub fn router(node: Node) -> Router {
         .route("/api/v1/blocks/{id}", get(get_block))
         .route("/api/v1/blocks/{id}/metadata", get(get_metadata))
         .route("/api/v1/blocks/{id}/children", get(get_children))
+        .route("/api/v1/blocks/{id}/proof", get(get_block_proof))
         .route("/api/v1/tips", get(get_tips))
         .route("/api/v1/milestones/latest", get(latest_milestone))
         .route("/api/v1/milestones/{index}", get(milestone_by_index))
@@ -483,6 +484,48 @@ async fn get_metadata(State(node): State<Node>, Path(id): Path<String>) -> ApiRe
         "conflict": conflict,
         "arrivalTime": meta.arrival_time,
         "confirmationTime": meta.confirmation_time,
+    })))
+}
+
+/// `GET /api/v1/blocks/{id}/proof`: the certified milestone that confirmed the block
+/// (its block, hex) and the Merkle path from the block id to that milestone's inclusion
+/// root; `weft_crypto::certificate::verify_inclusion` checks it offline with only the
+/// committee's keys.
+async fn get_block_proof(
+    State(node): State<Node>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id = parse_block_id(&id)?;
+    let meta = node
+        .block_metadata(&id)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("block {id} is not stored")))?;
+    let (Some(index), Some(position)) = (meta.referenced_by, meta.white_flag_index) else {
+        return Err(ApiError::not_found(format!(
+            "block {id} is not confirmed by a milestone yet"
+        )));
+    };
+    let (_, milestone_block) = node
+        .milestone_by_index(index)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("milestone {index} is not stored")))?;
+    let list = weft_tangle::read::white_flag_list(node.store.as_ref(), index)
+        .map_err(ApiError::internal)?
+        .unwrap_or_default();
+    let proof =
+        weft_crypto::InclusionProof::build(&list, position as usize).map_err(ApiError::internal)?;
+    let bytes = node
+        .block_bytes(&milestone_block)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("milestone {index}'s block is not stored")))?;
+    Ok(Json(json!({
+        "blockId": id,
+        "milestone": {"index": index, "blockId": milestone_block, "block": hex::encode(bytes)},
+        "proof": {
+            "index": proof.index,
+            "size": proof.size,
+            "siblings": proof.siblings.iter().map(hex::encode).collect::<Vec<_>>(),
+        },
     })))
 }
 

@@ -560,7 +560,9 @@ async fn a_running_node_answers_as_documented() {
         n.get("/api/v1/tips?count=1&count=2").await,
         n.get("/api/v1/events").await,
         n.request(reqwest::Method::DELETE, "/api/v1/blocks").await,
-        n.post("application/octet-stream", vec![0; 70 * 1024]).await,
+        // An oversized body is announced, not sent (sending it races with the server
+        // closing the connection: a broken pipe, not an answer).
+        post_announcing_length(&n.base, 70 * 1024).await,
     ] {
         assert!((400..500).contains(&status), "{status} {v}");
         c.assert("Error", &v);

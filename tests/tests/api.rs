@@ -396,3 +396,48 @@ async fn a_batch_submits_in_order_with_one_result_per_block() {
         assert_eq!(v["error"]["code"], "invalidBatch");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmed_blocks_inclusion_proof_checks_offline_with_the_committee_keys() {
+    use weft_crypto::certificate::{verify_inclusion, CertificateError};
+    let t = TestNode::start(100, 0).await;
+    let committee = t.node.config.genesis.committee.clone();
+    let mut ids = Vec::new();
+    for i in 0..5u8 {
+        let b = t.anchor(&t.agency(), &[i; 32]).await;
+        t.client.submit(&b).await.unwrap();
+        ids.push(b.id());
+    }
+    for id in &ids {
+        t.confirmed(id).await;
+        let p = t.client.block_proof(id).await.unwrap();
+        verify_inclusion(id, &p.milestone, &p.proof, &committee).unwrap();
+        // Another block id, or a changed path, is not in the tree.
+        let other = BlockId([9; 32]);
+        assert!(matches!(
+            verify_inclusion(&other, &p.milestone, &p.proof, &committee),
+            Err(CertificateError::NotIncluded(_))
+        ));
+        let mut forged = p.milestone.clone();
+        forged.essence.inclusion_root = weft_types::InclusionRoot([1; 32]);
+        assert!(verify_inclusion(id, &forged, &p.proof, &committee).is_err());
+        // Another committee does not certify it.
+        let strangers =
+            weft_types::Committee::new(1, vec![OrganisationKey::from_seed(&[3; 32]).public_key()])
+                .unwrap();
+        assert!(verify_inclusion(id, &p.milestone, &p.proof, &strangers).is_err());
+    }
+    // Unknown and not yet confirmed blocks: 404.
+    let base = format!("http://{}", t.node.config.api);
+    let r = reqwest::get(format!(
+        "{base}/api/v1/blocks/{}/proof",
+        BlockId([7; 32]).to_hex()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    let r = reqwest::get(format!("{base}/api/v1/blocks/zz/proof"))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+}

@@ -747,6 +747,44 @@ impl Client {
             .await
     }
 
+    /// `GET /api/v1/blocks/{id}/proof`: the milestone that confirmed the block and the
+    /// Merkle path to its inclusion root, decoded (check them with
+    /// `weft_crypto::certificate::verify_inclusion` and the committee's keys).
+    pub async fn block_proof(&self, id: &BlockId) -> Result<BlockProof, ClientError> {
+        let v: Value = self
+            .get(&format!("/api/v1/blocks/{}/proof", id.to_hex()))
+            .await?;
+        let bad = |what: &str| ClientError::Decode(format!("block proof: {what}"));
+        let bytes = v["milestone"]["block"]
+            .as_str()
+            .and_then(|h| hex::decode(h).ok())
+            .ok_or_else(|| bad("milestone block"))?;
+        let block = Block::from_bytes(&bytes).map_err(|e| bad(&e.to_string()))?;
+        let weft_types::Payload::Milestone(milestone) = block.payload.clone() else {
+            return Err(bad("the milestone block carries no milestone"));
+        };
+        let siblings = v["proof"]["siblings"]
+            .as_array()
+            .ok_or_else(|| bad("siblings"))?
+            .iter()
+            .map(|s| {
+                let mut out = [0u8; 32];
+                hex::decode_to_slice(s.as_str().unwrap_or_default(), &mut out)
+                    .map_err(|_| bad("a sibling"))?;
+                Ok(out)
+            })
+            .collect::<Result<Vec<_>, ClientError>>()?;
+        Ok(BlockProof {
+            milestone_block: block.id(),
+            milestone: *milestone,
+            proof: weft_crypto::InclusionProof {
+                index: v["proof"]["index"].as_u64().ok_or_else(|| bad("index"))?,
+                size: v["proof"]["size"].as_u64().ok_or_else(|| bad("size"))?,
+                siblings,
+            },
+        })
+    }
+
     /// `GET /api/v1/programs/{id}/rounds/{round}`: the round's counts in total and per
     /// distribution point (claims, entitlement delivered, double claims caught).
     pub async fn round_report(
@@ -823,4 +861,15 @@ mod tests {
             "2026-11-25T10%3A00%3A00Z"
         );
     }
+}
+
+/// A block's inclusion proof: the confirming milestone and the Merkle path.
+#[derive(Debug, Clone)]
+pub struct BlockProof {
+    /// The milestone (with its committee signatures).
+    pub milestone: Milestone,
+    /// The id of the block that carries it.
+    pub milestone_block: BlockId,
+    /// The path from the block id to the milestone's inclusion root.
+    pub proof: weft_crypto::InclusionProof,
 }

@@ -29,6 +29,9 @@ pub enum CertificateError {
     /// ascending, that is, repeated).
     #[error("malformed signature list: {0}")]
     Malformed(String),
+    /// The block is not where the proof says in the milestone's inclusion tree.
+    #[error("the block is not in the milestone's inclusion tree: {0}")]
+    NotIncluded(crate::MerkleError),
     /// Too few signatures.
     #[error("{got} signatures, the committee needs {needed}")]
     BelowThreshold {
@@ -71,4 +74,19 @@ pub fn verify_certificate(
         });
     }
     Ok(())
+}
+
+/// Checks, with only the committee's keys, that `block` was confirmed by `milestone`:
+/// the milestone's certificate, then the Merkle path from the block id to the
+/// milestone's inclusion root (what `GET /api/v1/blocks/{id}/proof` serves).
+pub fn verify_inclusion(
+    block: &weft_types::BlockId,
+    milestone: &Milestone,
+    proof: &crate::InclusionProof,
+    committee: &Committee,
+) -> Result<(), CertificateError> {
+    verify_certificate(milestone, committee)?;
+    proof
+        .verify(block, &milestone.essence.inclusion_root)
+        .map_err(CertificateError::NotIncluded)
 }
