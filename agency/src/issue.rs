@@ -19,6 +19,7 @@
 //! written would be issued again (the journal cannot tell it from one never anchored).
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -27,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use weft_circuits::Credential;
 use weft_client::ClientError;
 use weft_credentials::attributes::{encode_attributes, schema_field};
-use weft_credentials::vc::{credential_document, CredentialRecord};
+use weft_credentials::vc::{credential_document_with_leaf, CredentialRecord};
 use weft_crypto::poseidon::{fr_from_decimal, fr_to_bytes_be, fr_to_decimal};
 use weft_crypto::Fr;
 use weft_types::registry::MAX_ISSUANCE_LEAVES;
@@ -145,7 +146,75 @@ fn credential(
     })
 }
 
-/// Signs and writes the documents of anchored rows (in parallel).
+/// Documents signed and written per batch, whose files are then made durable together.
+/// Bounded so that a batch's open files stay well under the usual descriptor limit.
+const DOCUMENT_BATCH: usize = 512;
+
+/// Threads waiting on `fsync` together (I/O waits, not CPU work: more than the cores,
+/// so that the device sees many flushes at once and merges them).
+const SYNC_THREADS: usize = 16;
+
+/// The signed document of an anchored row, as written to its file.
+fn signed_document(
+    schema: &Schema,
+    signer: &Signer,
+    method: &str,
+    created: u64,
+    registry: &RegistryId,
+    p: Prepared,
+    index: u64,
+) -> Result<Vec<u8>, AgencyError> {
+    let record = CredentialRecord {
+        issuer: signer.did,
+        registry: *registry,
+        index,
+        attributes: p.row.attributes,
+        credential: p.credential,
+    };
+    // The leaf was computed when the row was prepared (and checked in the ledger).
+    let doc = credential_document_with_leaf(schema, &record, &p.leaf)?;
+    let signed = weft_credentials::sign(&doc, &signer.key, method, created)?;
+    Ok(serde_json::to_vec_pretty(&signed)?)
+}
+
+/// `fsync`s `files` from up to [`SYNC_THREADS`] threads.
+fn sync_files(files: &[std::fs::File]) -> Result<(), AgencyError> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let per = files.len().div_ceil(SYNC_THREADS);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .chunks(per)
+            .map(|group| s.spawn(move || group.iter().try_for_each(std::fs::File::sync_all)))
+            .collect();
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+    })?;
+    Ok(())
+}
+
+/// Makes a batch of written temporary files durable, then gives each its final name
+/// (so a document that exists is always complete).
+fn publish(files: Vec<(std::fs::File, PathBuf, PathBuf)>) -> Result<usize, AgencyError> {
+    let (handles, names): (Vec<std::fs::File>, Vec<(PathBuf, PathBuf)>) = files
+        .into_iter()
+        .map(|(f, tmp, path)| (f, (tmp, path)))
+        .unzip();
+    sync_files(&handles)?;
+    drop(handles);
+    for (tmp, path) in &names {
+        std::fs::rename(tmp, path)?;
+    }
+    Ok(names.len())
+}
+
+/// Signs and writes the documents of anchored rows. Each document is written to a
+/// temporary file, made durable and renamed to `DIR/<line>.json`, as `write_atomic`
+/// does, but by batches: the CPU work (building and signing, in parallel on rayon)
+/// of one batch overlaps the `fsync`s of the previous one, which are issued together.
+/// The directory is synced at the end, before the caller clears the journal.
 fn write_documents(
     dir: &Path,
     schema: &Schema,
@@ -153,27 +222,45 @@ fn write_documents(
     registry: &RegistryId,
     anchored: Vec<(Prepared, u64)>,
 ) -> Result<usize, AgencyError> {
+    if anchored.is_empty() {
+        return Ok(0);
+    }
     let method = signer.verification_method();
     let created = now_ms();
-    anchored
-        .into_par_iter()
-        .map(|(p, index)| {
-            let record = CredentialRecord {
-                issuer: signer.did,
-                registry: *registry,
-                index,
-                attributes: p.row.attributes.clone(),
-                credential: p.credential.clone(),
-            };
-            let doc = credential_document(schema, &record)?;
-            let signed = weft_credentials::sign(&doc, &signer.key, &method, created)?;
-            write_atomic(
-                &document_path(dir, p.row.line),
-                &serde_json::to_vec_pretty(&signed)?,
-            )?;
-            Ok(1)
-        })
-        .sum::<Result<usize, AgencyError>>()
+    let written = std::thread::scope(|s| -> Result<usize, AgencyError> {
+        let mut written = 0;
+        let mut pending: Option<std::thread::ScopedJoinHandle<'_, Result<usize, AgencyError>>> =
+            None;
+        let mut rest = anchored;
+        while !rest.is_empty() {
+            let tail = rest.split_off(rest.len().min(DOCUMENT_BATCH));
+            let batch = std::mem::replace(&mut rest, tail);
+            let files = batch
+                .into_par_iter()
+                .map(|(p, index)| {
+                    let line = p.row.line;
+                    let bytes =
+                        signed_document(schema, signer, &method, created, registry, p, index)?;
+                    let tmp = dir.join(format!(".{line}.json.tmp"));
+                    let mut f = std::fs::File::create(&tmp)?;
+                    f.write_all(&bytes)?;
+                    Ok((f, tmp, document_path(dir, line)))
+                })
+                .collect::<Result<Vec<_>, AgencyError>>()?;
+            if let Some(h) = pending.take() {
+                written += h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?;
+            }
+            pending = Some(s.spawn(move || publish(files)));
+        }
+        if let Some(h) = pending.take() {
+            written += h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?;
+        }
+        Ok(written)
+    })?;
+    // The new names are durable before the journal forgets the round.
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(written)
 }
 
 /// Waits until every block is confirmed or known never to have arrived.
@@ -219,6 +306,36 @@ async fn compare_with_ledger(
         }
     }
     Ok((anchored, retry))
+}
+
+/// Draws the salts of fresh rows and computes their leaves (in parallel).
+fn prepare(
+    schema: &Schema,
+    rows: Vec<Row>,
+    issued_at: u32,
+    expiry: u32,
+) -> Result<Vec<Prepared>, AgencyError> {
+    let schema_elem = schema_field(&schema.id());
+    rows.into_par_iter()
+        .map_init(rand::thread_rng, |rng, row| {
+            let attributes = encode_attributes(schema, &row.attributes)?;
+            let c = Credential::issue(
+                schema_elem,
+                attributes,
+                expiry,
+                issued_at,
+                row.holder,
+                row.household,
+                rng,
+            );
+            let leaf = c.commitment();
+            Ok(Prepared {
+                row,
+                credential: c,
+                leaf,
+            })
+        })
+        .collect()
 }
 
 /// Issues one credential per row into `registry` and writes the signed documents into
@@ -296,40 +413,30 @@ pub async fn issue(
     fresh.sort_by_key(|r| std::cmp::Reverse(r.line));
     let per_round = opts.blocks_per_round.max(1) * MAX_ISSUANCE_LEAVES;
     let mut stalled = 0;
+    // The fresh rows of the next round, prepared while this one is confirmed.
+    let mut prefetched: Option<tokio::task::JoinHandle<Result<Vec<Prepared>, AgencyError>>> = None;
     loop {
         // The next round: requeued rows first (same salts), then fresh ones.
         let mut round: Vec<Prepared> = Vec::new();
         let take = requeued.len().min(per_round);
         round.extend(requeued.drain(..take));
         let room = per_round - round.len();
-        let new_rows: Vec<Row> = (0..room.min(fresh.len()))
-            .filter_map(|_| fresh.pop())
-            .collect();
-        if round.is_empty() && new_rows.is_empty() {
+        let mut made = match prefetched.take() {
+            Some(h) => h
+                .await
+                .map_err(|e| AgencyError::Invalid(format!("preparing rows: {e}")))??,
+            None => {
+                let new_rows: Vec<Row> = (0..room.min(fresh.len()))
+                    .filter_map(|_| fresh.pop())
+                    .collect();
+                prepare(schema, new_rows, opts.issued_at, opts.expiry)?
+            }
+        };
+        if round.is_empty() && made.is_empty() {
             break;
         }
-        let schema_elem = schema_field(&schema.id());
-        let made: Vec<Prepared> = new_rows
-            .into_par_iter()
-            .map_init(rand::thread_rng, |rng, row| {
-                let attributes = encode_attributes(schema, &row.attributes)?;
-                let c = Credential::issue(
-                    schema_elem,
-                    attributes,
-                    opts.expiry,
-                    opts.issued_at,
-                    row.holder,
-                    row.household,
-                    rng,
-                );
-                let leaf = c.commitment();
-                Ok(Prepared {
-                    row,
-                    credential: c,
-                    leaf,
-                })
-            })
-            .collect::<Result<_, AgencyError>>()?;
+        // Rows prepared ahead may not all fit next to requeued ones: the rest wait.
+        let extra = made.split_off(room.min(made.len()));
         // Requeued rows keep their issuance times; a round mixes only equal ones.
         if made.first().is_some_and(|p| {
             round.first().is_some_and(|q| {
@@ -341,6 +448,7 @@ pub async fn issue(
         } else {
             round.extend(made);
         }
+        requeued.extend(extra);
         let info = node.client.registry(&registry).await?;
         let first = info.issued;
         // The chain of blocks.
@@ -409,6 +517,19 @@ pub async fn issue(
         report.blocks += blocks.len();
         if opts.stop_after_submit {
             return Ok(report);
+        }
+        // Salts and leaves of the next round are CPU work: draw and hash them while
+        // the node confirms this one and its documents are signed (never journaled or
+        // sent before this round is settled).
+        if !fresh.is_empty() {
+            let rows: Vec<Row> = (0..per_round.min(fresh.len()))
+                .filter_map(|_| fresh.pop())
+                .collect();
+            let schema = schema.clone();
+            let (issued_at, expiry) = (opts.issued_at, opts.expiry);
+            prefetched = Some(tokio::task::spawn_blocking(move || {
+                prepare(&schema, rows, issued_at, expiry)
+            }));
         }
         let ids: Vec<BlockId> = blocks.iter().map(Block::id).collect();
         settle_blocks(node, &ids).await?;

@@ -56,13 +56,19 @@ pub fn jcs(value: &Value) -> Result<Vec<u8>, CredentialError> {
         .map_err(|e| CredentialError::Canonicalisation(e.to_string()))
 }
 
+fn jcs_object(value: &Map<String, Value>) -> Result<Vec<u8>, CredentialError> {
+    serde_json_canonicalizer::to_vec(value)
+        .map_err(|e| CredentialError::Canonicalisation(e.to_string()))
+}
+
 /// `SHA-256(JCS(proof configuration)) || SHA-256(JCS(unsecured document))`.
 pub fn hash_data(
     unsecured: &Map<String, Value>,
     proof_config: &Map<String, Value>,
 ) -> Result<[u8; 64], CredentialError> {
-    let config_hash = Sha256::digest(jcs(&Value::Object(proof_config.clone()))?);
-    let doc_hash = Sha256::digest(jcs(&Value::Object(unsecured.clone()))?);
+    // A map canonicalises exactly as the object holding it (no copy of the document).
+    let config_hash = Sha256::digest(jcs_object(proof_config)?);
+    let doc_hash = Sha256::digest(jcs_object(unsecured)?);
     let mut out = [0u8; 64];
     out[..32].copy_from_slice(&config_hash);
     out[32..].copy_from_slice(&doc_hash);

@@ -180,6 +180,23 @@ pub fn credential_document(
     schema: &Schema,
     record: &CredentialRecord,
 ) -> Result<Value, CredentialError> {
+    credential_document_with_leaf(schema, record, &record.credential.commitment())
+}
+
+/// [`credential_document`] for an issuer that has already computed the registry leaf
+/// (`record.credential.commitment()`, two Poseidon hashes): bulk issuance computes it
+/// once to anchor it and reuses it here. The document is the same, byte for byte. The
+/// leaf is checked against the credential in debug builds only; a wrong one makes a
+/// document that [`parse_credential_document`] refuses.
+pub fn credential_document_with_leaf(
+    schema: &Schema,
+    record: &CredentialRecord,
+    leaf: &Fr,
+) -> Result<Value, CredentialError> {
+    debug_assert!(
+        *leaf == record.credential.commitment(),
+        "the leaf is not the credential's commitment"
+    );
     schema
         .check_limits()
         .map_err(|e| CredentialError::InvalidSchema(e.to_string()))?;
@@ -221,7 +238,7 @@ pub fn credential_document(
             "holderCommitment": fr_to_decimal(&c.holder_commitment),
             "householdCommitment": fr_to_decimal(&c.household_commitment),
             "salt": fr_to_decimal(&c.salt),
-            "leaf": fr_to_decimal(&c.commitment()),
+            "leaf": fr_to_decimal(leaf),
         },
     }))
 }
