@@ -25,7 +25,6 @@
 //! say), since cached requests are older than the point's ten-minute request lifetime.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
@@ -155,21 +154,8 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
         .tempdir()?;
     let port = free_port()?;
     let log = std::fs::File::create(dir.path().join("node.log"))?;
-    let child = Command::new(&node_bin)
-        .args(["run", "--dev", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .args(["--api", &format!("127.0.0.1:{port}")])
-        .args([
-            "--milestone-interval-ms",
-            &args.milestone_interval_ms.to_string(),
-        ])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .with_context(|| format!("starting {}", node_bin.display()))?;
-    let _node_process = NodeProcess { child };
+    let _node_process =
+        NodeProcess::start_dev(&node_bin, dir.path(), port, args.milestone_interval_ms, log)?;
     let client = Client::new(format!("http://127.0.0.1:{port}"));
     let deadline = Instant::now() + Duration::from_secs(600);
     while !client.health().await.unwrap_or(false) {

@@ -11,7 +11,6 @@
 //! DID many times over HTTP for the resolution latency percentiles.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -114,21 +113,8 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
         .tempdir()?;
     let port = free_port()?;
     let log = std::fs::File::create(dir.path().join("node.log"))?;
-    let child = Command::new(&node_bin)
-        .args(["run", "--dev", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .args(["--api", &format!("127.0.0.1:{port}")])
-        .args([
-            "--milestone-interval-ms",
-            &args.milestone_interval_ms.to_string(),
-        ])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .with_context(|| format!("starting {}", node_bin.display()))?;
-    let _node_process = NodeProcess { child };
+    let _node_process =
+        NodeProcess::start_dev(&node_bin, dir.path(), port, args.milestone_interval_ms, log)?;
     let url = format!("http://127.0.0.1:{port}");
     // The dev genesis may take a while (eligibility keys); wait up to 10 minutes.
     let deadline = Instant::now() + Duration::from_secs(600);

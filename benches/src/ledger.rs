@@ -117,6 +117,32 @@ pub(crate) struct NodeProcess {
 }
 
 impl NodeProcess {
+    /// Starts `weft-node run --dev` with its data in `dir/data` and its log in `log`,
+    /// its API on `127.0.0.1:port` and the given milestone interval.
+    pub(crate) fn start_dev(
+        node_bin: &std::path::Path,
+        dir: &std::path::Path,
+        port: u16,
+        milestone_interval_ms: u64,
+        log: std::fs::File,
+    ) -> anyhow::Result<NodeProcess> {
+        let child = Command::new(node_bin)
+            .args(["run", "--dev", "--data-dir"])
+            .arg(dir.join("data"))
+            .args(["--api", &format!("127.0.0.1:{port}")])
+            .args([
+                "--milestone-interval-ms",
+                &milestone_interval_ms.to_string(),
+            ])
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", node_bin.display()))?;
+        Ok(NodeProcess { child })
+    }
+
     fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -823,21 +849,7 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
     let load_start = load_average();
     let log = std::fs::File::create(&log_path)
         .with_context(|| format!("creating {}", log_path.display()))?;
-    let child = Command::new(&node_bin)
-        .args(["run", "--dev", "--data-dir"])
-        .arg(dir.join("data"))
-        .args(["--api", &format!("127.0.0.1:{port}")])
-        .args([
-            "--milestone-interval-ms",
-            &args.milestone_interval_ms.to_string(),
-        ])
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .with_context(|| format!("starting {}", node_bin.display()))?;
-    let mut node = NodeProcess { child };
+    let mut node = NodeProcess::start_dev(&node_bin, &dir, port, args.milestone_interval_ms, log)?;
     let pid = node.pid();
     let client = Client::new(format!("http://127.0.0.1:{port}"));
 
