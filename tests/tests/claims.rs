@@ -226,17 +226,28 @@ impl World {
             PointRef::B => &self.b,
         };
         let request = point.request(&self.program, round, &mut self.rng).unwrap();
-        let keys = weft_circuits::groth16::dev_keys().unwrap();
-        holder
-            .respond(
-                keys,
-                self.agency.registry,
-                &self.agency.tree,
-                &request,
-                checked,
-                &mut self.rng,
-            )
-            .unwrap()
+        self.answer(holder, &request, None, checked).unwrap()
+    }
+
+    /// `holder`'s answer to `request`, its path taken from `tree` (the agency's current
+    /// tree when `None`); `checked` as in [`Holder::respond`].
+    fn answer(
+        &mut self,
+        holder: &Holder,
+        request: &weft_credentials::presentation::PresentationRequest,
+        tree: Option<&weft_crypto::Registry>,
+        checked: bool,
+    ) -> anyhow::Result<PresentationResponse> {
+        let keys = weft_circuits::groth16::dev_keys()?;
+        let tree = tree.unwrap_or(&self.agency.tree);
+        holder.respond(
+            keys,
+            self.agency.registry,
+            tree,
+            request,
+            checked,
+            &mut self.rng,
+        )
     }
 
     /// `holder` claims at `which` point in round 1: the point's decision.
@@ -299,17 +310,7 @@ async fn a_point_accepts_once_per_household_and_refuses_with_every_reason() {
     let request = w.a.request(&w.program, 1, &mut w.rng).unwrap();
     assert!(!small.holders[0].meets(&request));
     assert!(large.holders[0].meets(&request));
-    let keys = weft_circuits::groth16::dev_keys().unwrap();
-    assert!(small.holders[0]
-        .respond(
-            keys,
-            w.agency.registry,
-            &w.agency.tree,
-            &request,
-            true,
-            &mut w.rng
-        )
-        .is_err());
+    assert!(w.answer(&small.holders[0], &request, None, true).is_err());
     let forced = w.present(A, &small.holders[0], 1, false);
     assert_eq!(
         reason(&w.a.decide(&forced).unwrap()),
@@ -331,16 +332,7 @@ async fn a_point_accepts_once_per_household_and_refuses_with_every_reason() {
     w.a.queue.put_request(&old).unwrap();
     let fresh = w.household(4, "east", "standard", &["member"]).await;
     w.sync_both().await;
-    let answer = fresh.holders[0]
-        .respond(
-            keys,
-            w.agency.registry,
-            &w.agency.tree,
-            &old,
-            true,
-            &mut w.rng,
-        )
-        .unwrap();
+    let answer = w.answer(&fresh.holders[0], &old, None, true).unwrap();
     assert_eq!(reason(&w.a.decide(&answer).unwrap()), RejectReason::Expired);
 
     // An answer to another point's request.
@@ -497,19 +489,9 @@ async fn a_root_older_than_the_window_is_refused_and_revocation_takes_effect() {
     // A point that synced now still has the old root among the recent ones (B stays
     // offline with this snapshot).
     w.sync_both().await;
-    let keys = weft_circuits::groth16::dev_keys().unwrap();
     // Against today's tree the holder cannot prove at all: the leaf is zero.
     let request = w.a.request(&w.program, 1, &mut w.rng).unwrap();
-    assert!(revoked.holders[0]
-        .respond(
-            keys,
-            w.agency.registry,
-            &w.agency.tree,
-            &request,
-            true,
-            &mut w.rng
-        )
-        .is_err());
+    assert!(w.answer(&revoked.holders[0], &request, None, true).is_err());
 
     // Three more root changes push the old root out of the window.
     let mut others = Vec::new();
@@ -520,15 +502,8 @@ async fn a_root_older_than_the_window_is_refused_and_revocation_takes_effect() {
 
     // A, synced after the window moved: the stale root is refused.
     let request = w.a.request(&w.program, 1, &mut w.rng).unwrap();
-    let stale = revoked.holders[0]
-        .respond(
-            keys,
-            w.agency.registry,
-            &tree_before,
-            &request,
-            true,
-            &mut w.rng,
-        )
+    let stale = w
+        .answer(&revoked.holders[0], &request, Some(&tree_before), true)
         .unwrap();
     assert_eq!(reason(&w.a.decide(&stale).unwrap()), RejectReason::Revoked);
     // A current credential is fine.
@@ -537,15 +512,8 @@ async fn a_root_older_than_the_window_is_refused_and_revocation_takes_effect() {
     // B, offline with the older snapshot, accepts the stale proof; the ledger does
     // not: it confirms the claim as conflicting (staleRoot) and B reports it.
     let request = w.b.request(&w.program, 1, &mut w.rng).unwrap();
-    let stale = revoked.holders[0]
-        .respond(
-            keys,
-            w.agency.registry,
-            &tree_before,
-            &request,
-            true,
-            &mut w.rng,
-        )
+    let stale = w
+        .answer(&revoked.holders[0], &request, Some(&tree_before), true)
         .unwrap();
     accepted(&w.b.decide(&stale).unwrap()).unwrap();
     let rb =
@@ -798,17 +766,7 @@ async fn the_ledger_applies_a_claim_only_if_every_rule_holds() {
 
     let device = w.a.config.device_key();
     let request = w.a.request(&w.program, 1, &mut w.rng).unwrap();
-    let keys = weft_circuits::groth16::dev_keys().unwrap();
-    let response = h.holders[0]
-        .respond(
-            keys,
-            w.agency.registry,
-            &w.agency.tree,
-            &request,
-            true,
-            &mut w.rng,
-        )
-        .unwrap();
+    let response = w.answer(&h.holders[0], &request, None, true).unwrap();
     let valid = to_claim(&request, &response);
     let with = |f: &dyn Fn(&mut weft_types::Claim)| {
         let mut c = valid.clone();
@@ -875,16 +833,7 @@ async fn the_ledger_applies_a_claim_only_if_every_rule_holds() {
     // the statement from the program, so the proof does not hold.
     let mut weaker = w.a.request(&w.program, 1, &mut w.rng).unwrap();
     weaker.conditions.truncate(1);
-    let answer = other.holders[0]
-        .respond(
-            keys,
-            w.agency.registry,
-            &w.agency.tree,
-            &weaker,
-            true,
-            &mut w.rng,
-        )
-        .unwrap();
+    let answer = w.answer(&other.holders[0], &weaker, None, true).unwrap();
     assert_eq!(
         ledger_verdict(&w, to_claim(&weaker, &answer), Some(&device)).await,
         "invalidProof"
