@@ -2,6 +2,8 @@
 //! registry, CSV issuance with bad rows, an interrupted run resumed without issuing
 //! twice, document verification against the ledger, and revocation.
 
+mod common;
+use common::start;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -10,48 +12,10 @@ use weft_agency::keystore::{KdfParams, Keystore};
 use weft_agency::{csv, Node};
 use weft_client::DidVersion;
 use weft_credentials::{verify_against_ledger, LedgerCheckError, RegistryView};
-use weft_node::NodeConfig;
 use weft_types::{
     AttributeDef, AttributeKind, DidCreate, DidOperation, DidService, DidUpdate, Payload,
     RegistryCreate, Schema,
 };
-
-struct Running {
-    node: weft_node::Node,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        self.node.shutdown();
-    }
-}
-
-async fn start() -> Running {
-    let dir = tempfile::tempdir().expect("dir");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let mut cfg = NodeConfig::dev(dir.path().join("data"), addr);
-    cfg.milestone_interval_ms = 200;
-    let node = weft_node::Node::start(cfg).expect("node");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(weft_node::serve(node.clone(), listener, async {
-        let _ = rx.await;
-    }));
-    Running {
-        node,
-        stop: Some(tx),
-        url: format!("http://{addr}"),
-        _dir: dir,
-    }
-}
 
 fn hex_fr(i: u64) -> String {
     format!("0x{:064x}", i + 1000)

@@ -6,6 +6,8 @@
 //! unaccredited point is refused before anything is sent, and an unaccredited owner's
 //! block is confirmed as conflicting.
 
+mod common;
+use common::start;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -13,7 +15,6 @@ use weft_agency::keystore::{KdfParams, Keystore};
 use weft_agency::program::{self, AnnounceOutcome, ProgramDefinition, ProgramError, SchemaSource};
 use weft_agency::{AgencyError, Node};
 use weft_credentials::policy;
-use weft_node::NodeConfig;
 use weft_types::{DidCreate, Schema};
 
 const EXAMPLE: &str = include_str!("../examples/program.toml");
@@ -358,43 +359,6 @@ async fn check_prints_words_and_id_and_fails_on_errors() {
         lines.get(at + 1).and_then(|l| l.find('^')),
         "{stderr}"
     );
-}
-
-struct Running {
-    node: weft_node::Node,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        self.node.shutdown();
-    }
-}
-
-async fn start() -> Running {
-    let dir = tempfile::tempdir().expect("dir");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let mut cfg = NodeConfig::dev(dir.path().join("data"), addr);
-    cfg.milestone_interval_ms = 200;
-    let node = weft_node::Node::start(cfg).expect("node");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(weft_node::serve(node.clone(), listener, async {
-        let _ = rx.await;
-    }));
-    Running {
-        node,
-        stop: Some(tx),
-        url: format!("http://{addr}"),
-        _dir: dir,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
