@@ -472,17 +472,10 @@ impl Point {
     /// echo a request shown here; an accepted claim is recorded before this returns.
     pub fn decide(&self, response: &PresentationResponse) -> anyhow::Result<Decision> {
         let verifier = self.verifier.as_ref().context("the point has not synced")?;
-        let Some(request) = self.queue.request(&response.nonce)? else {
-            return Ok(Decision::Reject {
-                reason: weft_verifier::RejectReason::RequestMismatch,
-                detail: "no request with this nonce was shown here".into(),
-            });
-        };
-        Ok(weft_verifier::verify_and_record(
+        Ok(weft_verifier::decide(
             verifier,
             &self.queue,
             &self.config.device_key(),
-            &request,
             response,
             now_ms(),
         )?)

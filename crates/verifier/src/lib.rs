@@ -53,6 +53,25 @@ pub fn verify_and_record(
     }
 }
 
+/// Decides on `response` offline, as `weft-verifier verify` does: it must answer a
+/// request shown here (looked up by its nonce in the queue); an accepted claim is
+/// recorded before this returns.
+pub fn decide(
+    verifier: &Verifier,
+    queue: &Queue,
+    device: &OrganisationKey,
+    response: &PresentationResponse,
+    now: u64,
+) -> Result<Decision, QueueError> {
+    match queue.request(&response.nonce)? {
+        None => Ok(Decision::Reject {
+            reason: RejectReason::RequestMismatch,
+            detail: "no request with this nonce was shown here".into(),
+        }),
+        Some(request) => verify_and_record(verifier, queue, device, &request, response, now),
+    }
+}
+
 /// The current Unix time in ms.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()

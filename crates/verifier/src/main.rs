@@ -17,8 +17,7 @@ use weft_credentials::presentation::PresentationResponse;
 use weft_types::{Did, ProgramId};
 use weft_verifier::net::{submit, sync};
 use weft_verifier::{
-    now_ms, qr, verify_and_record, ClaimState, Decision, PointConfig, Queue, RejectReason,
-    Snapshot, Verifier,
+    now_ms, qr, ClaimState, Decision, PointConfig, Queue, RejectReason, Snapshot, Verifier,
 };
 use zeroize::Zeroizing;
 
@@ -271,20 +270,13 @@ async fn main() -> Result<()> {
                     reason: RejectReason::Tampered,
                     detail: e.to_string(),
                 },
-                Ok(response) => match queue.request(&response.nonce)? {
-                    None => Decision::Reject {
-                        reason: RejectReason::RequestMismatch,
-                        detail: "no request with this nonce was shown here".into(),
-                    },
-                    Some(request) => verify_and_record(
-                        &verifier,
-                        &queue,
-                        &config.device_key(),
-                        &request,
-                        &response,
-                        now_ms(),
-                    )?,
-                },
+                Ok(response) => weft_verifier::decide(
+                    &verifier,
+                    &queue,
+                    &config.device_key(),
+                    &response,
+                    now_ms(),
+                )?,
             };
             match decision {
                 Decision::Accept(a) => {
