@@ -23,6 +23,7 @@
 //! issued_before = 2026-12-01             # a date (midnight UTC) or an RFC 3339 time
 //! grace_hours = 24                       # claims accepted offline may reach the ledger this late
 //! anonymous = false                      # holders may not submit claims themselves
+//! value_notes = false                    # true: pay the entitlement as confidential value notes
 //! # points = ["did:weft:…"]              # accredited distribution points (default: any)
 //!
 //! [[rounds]]                             # ascending numbers, in time order, no overlap
@@ -192,6 +193,8 @@ pub struct ProgramDefinition {
     pub points: Vec<String>,
     /// Whether holders may submit claims themselves (with proof of work).
     pub anonymous: bool,
+    /// Whether the entitlement is paid as confidential value notes (cash, vouchers).
+    pub value_notes: bool,
     /// Distinguishes two otherwise equal programs of one agency (default 0).
     pub nonce: u64,
 }
@@ -403,6 +406,7 @@ impl ProgramDefinition {
         };
         let points = string_list(f.raw("points"), "points")?;
         let anonymous = f.optional("anonymous")?.unwrap_or(false);
+        let value_notes = f.optional("value_notes")?.unwrap_or(false);
         let nonce = f.optional("nonce")?.unwrap_or(0);
         f.finish()?;
         if rounds.is_empty() {
@@ -420,6 +424,7 @@ impl ProgramDefinition {
             entitlement,
             points,
             anonymous,
+            value_notes,
             nonce,
         })
     }
@@ -754,6 +759,7 @@ pub fn build(
         },
         points,
         anonymous: def.anonymous,
+        value_notes: def.value_notes,
         nonce: def.nonce,
     };
     program
@@ -893,6 +899,12 @@ pub fn describe(program: &Program, schema: &Schema, owner: &Did) -> String {
             "no: claims come through distribution points"
         }
     );
+    if program.value_notes {
+        let _ = writeln!(
+            s,
+            "payment   as confidential value notes to each household's one-time key"
+        );
+    }
     s
 }
 

@@ -112,6 +112,7 @@ fn program(agency: &Agency, point: &Point) -> anyhow::Result<Program> {
         },
         points: vec![point.config.point],
         anonymous: false,
+        value_notes: false,
         nonce: 0,
     })
 }

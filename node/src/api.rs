@@ -22,6 +22,7 @@ use weft_tangle::AttachOutcome;
 use weft_types::{Block, BlockId, Milestone};
 
 use crate::api_ledger;
+use crate::api_notes;
 use crate::core::{Node, SubmitError, Submitted};
 
 /// The OpenAPI document (kept in `specs/`).
@@ -31,7 +32,7 @@ pub const OPENAPI: &str = include_str!("../../specs/openapi.json");
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: std::borrow::Cow<'static, str>,
     message: String,
 }
 
@@ -43,7 +44,7 @@ impl ApiError {
     ) -> ApiError {
         ApiError {
             status,
-            code,
+            code: code.into(),
             message: message.into(),
         }
     }
@@ -116,6 +117,17 @@ impl From<SubmitError> for ApiError {
                 )
             }
             SubmitError::Storage(m) => return ApiError::internal(m),
+            SubmitError::Notes { reason, .. } => {
+                let code = serde_json::to_value(reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "invalidNotes".into());
+                return ApiError {
+                    status: StatusCode::BAD_REQUEST,
+                    code: code.into(),
+                    message: e.to_string(),
+                };
+            }
         };
         ApiError::bad_request(code, e.to_string())
     }
@@ -194,6 +206,16 @@ pub fn router(node: Node) -> Router {
         .route(
             "/api/v1/programs/{id}/rounds/{round}/nullifiers",
             get(api_ledger::get_nullifiers),
+        )
+        .route("/api/v1/audit", get(api_notes::get_audits))
+        .route("/api/v1/programs/{id}/audit", get(api_notes::get_audit))
+        .route(
+            "/api/v1/programs/{id}/notes/{note}",
+            get(api_notes::get_note),
+        )
+        .route(
+            "/api/v1/milestones/{index}/notes",
+            get(api_notes::get_milestone_notes),
         )
         .route(
             "/api/v1/eligibility/key",

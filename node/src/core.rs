@@ -102,6 +102,15 @@ pub enum SubmitError {
     /// The node is shutting down.
     #[error("node is shutting down")]
     ShuttingDown,
+    /// A mint, transfer or redeem (or a claim's entitlement key) that the ledger would
+    /// confirm as conflicting: refused at once, with the ledger's reason.
+    #[error("{message}")]
+    Notes {
+        /// The conflict reason the ledger would record.
+        reason: weft_ledger::ConflictReason,
+        /// What exactly is wrong (which input, which check).
+        message: String,
+    },
     /// Storage failed.
     #[error("storage error: {0}")]
     Storage(String),
@@ -494,9 +503,13 @@ impl NodeInner {
                 }
             }
             Issuer::Anonymous => {
-                // Anonymous blocks carry nothing, or a claim (whose endorsement or the
-                // program's anonymous flag the ledger checks).
-                if !matches!(block.payload.kind(), PayloadKind::None | PayloadKind::Claim) {
+                // Anonymous blocks carry nothing, a claim (whose endorsement or the
+                // program's anonymous flag the ledger checks), or a transfer (a
+                // household paying a shop; each input is signed by its owner key).
+                if !matches!(
+                    block.payload.kind(),
+                    PayloadKind::None | PayloadKind::Claim | PayloadKind::Transfer
+                ) {
                     return Err(SubmitError::AnonymousPayload(block.payload.kind()));
                 }
                 let score = block.pow_score();
@@ -509,6 +522,98 @@ impl NodeInner {
             }
         }
         Ok(())
+    }
+
+    /// The note rules a node can check before storing a block: a claim's entitlement
+    /// key is a usable point; a mint, transfer or redeem verifies (range proof,
+    /// balance, ownership: on a blocking thread, and remembered so the milestone does
+    /// not verify it again), is for a value program, and spends only notes unspent at
+    /// the latest milestone. The ledger checks all of it again when it confirms the
+    /// block (another block may spend a note first).
+    async fn admit_notes(&self, block_id: BlockId, block: Block) -> Result<Block, SubmitError> {
+        if let Payload::Claim(c) = &block.payload {
+            if let Some(k) = &c.entitlement_key {
+                weft_entitlements::OwnerPublicKey::from_bytes(k).map_err(|e| {
+                    SubmitError::Notes {
+                        reason: weft_ledger::ConflictReason::MalformedNote,
+                        message: format!("entitlement key: {e}"),
+                    }
+                })?;
+            }
+            return Ok(block);
+        }
+        if !matches!(
+            block.payload.kind(),
+            PayloadKind::Mint | PayloadKind::Transfer | PayloadKind::Redeem
+        ) {
+            return Ok(block);
+        }
+        let ledger = self.ledger.clone();
+        let (block, verdict) = tokio::task::spawn_blocking(move || {
+            let verdict = ledger.admit_notes(block_id, &block.payload);
+            (block, verdict)
+        })
+        .await
+        .map_err(|_| SubmitError::ShuttingDown)?;
+        let verified = match verdict {
+            Some(Ok(v)) => v,
+            Some(Err(e)) => {
+                return Err(SubmitError::Notes {
+                    reason: weft_ledger::notes::conflict_reason(&e),
+                    message: e.to_string(),
+                })
+            }
+            None => return Ok(block),
+        };
+        let state = StoreState(self.store.as_ref());
+        let storage = |e: StateError| SubmitError::Storage(e.to_string());
+        let (program, spent) = match &verified {
+            weft_ledger::VerifiedNotes::Mint(m) => (m.program, &[][..]),
+            weft_ledger::VerifiedNotes::Transfer(t) => (t.program, t.spent.as_slice()),
+            weft_ledger::VerifiedNotes::Redeem(r) => (r.program, r.spent.as_slice()),
+        };
+        let program = weft_types::ProgramId(weft_types::RegistryId(program));
+        match weft_ledger::claims::program_record(&state, &program)
+            .map_err(|e| SubmitError::Storage(e.to_string()))?
+        {
+            Some(rec) if rec.program.value_notes => {}
+            Some(_) => {
+                return Err(SubmitError::Notes {
+                    reason: weft_ledger::ConflictReason::NotAValueProgram,
+                    message: format!("program {program} does not pay in value notes"),
+                })
+            }
+            None => {
+                return Err(SubmitError::Notes {
+                    reason: weft_ledger::ConflictReason::UnknownProgram,
+                    message: format!("no program {program}"),
+                })
+            }
+        }
+        for (index, id) in spent.iter().enumerate() {
+            match weft_ledger::notes::note_status(&state, &program, id).map_err(storage)? {
+                Some(weft_ledger::NoteStatus::Unspent { .. }) => {}
+                Some(weft_ledger::NoteStatus::Spent { spent }) => {
+                    return Err(SubmitError::Notes {
+                        reason: weft_ledger::ConflictReason::NoteSpent,
+                        message: format!(
+                            "input {index} (note {}) was spent at milestone {spent}",
+                            hex::encode(id)
+                        ),
+                    })
+                }
+                None => {
+                    return Err(SubmitError::Notes {
+                        reason: weft_ledger::ConflictReason::NoteSpent,
+                        message: format!(
+                            "input {index} (note {}) is not a confirmed note of the program",
+                            hex::encode(id)
+                        ),
+                    })
+                }
+            }
+        }
+        Ok(block)
     }
 
     /// Decodes, checks and stores canonical block bytes.
@@ -634,6 +739,7 @@ impl NodeInner {
             return Err(SubmitError::Overloaded(pending));
         }
         let block_id = BlockId::of_bytes(&bytes);
+        let block = self.admit_notes(block_id, block).await?;
         let (reply, rx) = oneshot::channel();
         let tx = self
             .ingest
@@ -1334,6 +1440,28 @@ impl NodeInner {
             .into_iter()
             .map(|(k, v)| (k[1..].to_vec(), v))
             .collect())
+    }
+
+    /// Entries under each of `ledger_prefixes` and the latest milestone, all read while
+    /// no milestone is written (so they belong to one state).
+    pub fn ledger_scan_at(
+        &self,
+        ledger_prefixes: &[&[u8]],
+    ) -> Result<(Option<LatestMilestone>, Vec<Vec<weft_tangle::store::Entry>>), StoreError> {
+        let _issuing = self.issuing.lock();
+        let latest = self.chain.lock().tangle.latest_milestone();
+        let mut out = Vec::with_capacity(ledger_prefixes.len());
+        for p in ledger_prefixes {
+            let full = weft_tangle::key(prefix::LEDGER, &[p]);
+            out.push(
+                self.store
+                    .scan_prefix(&full)?
+                    .into_iter()
+                    .map(|(k, v)| (k[1..].to_vec(), v))
+                    .collect(),
+            );
+        }
+        Ok((latest, out))
     }
 
     /// The confirmed state, for single-entry reads (each entry is written atomically

@@ -256,6 +256,7 @@ pub async fn run(
         },
         points,
         anonymous: false,
+        value_notes: false,
         nonce: 0,
     };
     let program_id = agency.announce(net, program).await?;

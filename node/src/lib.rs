@@ -3,6 +3,7 @@
 
 pub mod api;
 mod api_ledger;
+pub mod api_notes;
 pub mod config;
 pub mod core;
 pub mod demo;

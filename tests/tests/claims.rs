@@ -133,6 +133,7 @@ impl World {
                 p
             },
             anonymous: false,
+            value_notes: false,
             nonce: 0,
         };
         let program = agency.announce(&net, program).await.unwrap();

@@ -247,6 +247,7 @@ impl Fixture {
             },
             points: vec![],
             anonymous: false,
+            value_notes: false,
             nonce: 0,
         };
         let claim = weft_credentials::presentation::to_claim(&req, &resp);

@@ -28,6 +28,10 @@ use weft_types::{
 
 /// Version byte of the binary forms.
 pub const PRESENTATION_VERSION: u8 = 1;
+/// Version byte of a response that carries a one-time entitlement key (a value
+/// program's claim: `specs/entitlements.md` §2); otherwise the same layout as
+/// [`PRESENTATION_VERSION`], with the key appended.
+pub const RESPONSE_WITH_KEY_VERSION: u8 = 2;
 /// Most registries a request names.
 pub const MAX_REQUEST_REGISTRIES: usize = 16;
 /// Longest entitlement summary text, in bytes.
@@ -102,6 +106,9 @@ pub struct PresentationResponse {
     pub disclosed: Vec<[u8; 32]>,
     /// The compressed Groth16 proof.
     pub proof: [u8; PROOF_LEN],
+    /// The household's one-time key for a value program's entitlement (compressed
+    /// Ristretto), bound into the proof's challenge; its secret stays in the wallet.
+    pub entitlement_key: Option<[u8; 32]>,
 }
 
 /// The claim a request and its response make. Its endorsement names the request's
@@ -119,6 +126,7 @@ pub fn to_claim(request: &PresentationRequest, response: &PresentationResponse) 
         nonce: request.nonce.to_vec(),
         time: request.time,
         proof: response.proof.to_vec(),
+        entitlement_key: response.entitlement_key,
         endorsement: Some(PointEndorsement {
             point: request.point,
             device_key: request.device_key,
@@ -287,8 +295,15 @@ fn read_condition(r: &mut Reader<'_>) -> Result<PolicyCondition, DecodeError> {
 
 impl PresentationRequest {
     /// The circuit's challenge for this request: `claim::challenge` of the claim any
-    /// response to it makes (it depends only on the nonce, point, device key, time).
+    /// response to it without an entitlement key makes (it depends only on the nonce,
+    /// point, device key, time).
     pub fn challenge(&self) -> Fr {
+        self.challenge_for(None)
+    }
+
+    /// The challenge of a response carrying `entitlement_key` (the key is bound into
+    /// it, so a proof made for one key is worthless with another).
+    pub fn challenge_for(&self, entitlement_key: Option<[u8; 32]>) -> Fr {
         let placeholder = PresentationResponse {
             nonce: self.nonce,
             registry: RegistryId([0; 32]),
@@ -296,6 +311,7 @@ impl PresentationRequest {
             nullifier: [0; 32],
             disclosed: Vec::new(),
             proof: [0; PROOF_LEN],
+            entitlement_key,
         };
         crate::claim::challenge(&to_claim(self, &placeholder))
     }
@@ -303,11 +319,20 @@ impl PresentationRequest {
     /// What the wallet proves against (the circuit's view of the request): the same
     /// public inputs `claim::statement` rebuilds from the program and the claim.
     pub fn circuit_request(&self) -> Result<Request, PresentationError> {
+        self.circuit_request_for(None)
+    }
+
+    /// [`PresentationRequest::circuit_request`] for a response carrying
+    /// `entitlement_key`.
+    pub fn circuit_request_for(
+        &self,
+        entitlement_key: Option<[u8; 32]>,
+    ) -> Result<Request, PresentationError> {
         Ok(Request {
             schema: crate::claim::schema_field(&self.schema),
             program: crate::claim::program_field(&self.program),
             round: self.round as u64,
-            challenge: self.challenge(),
+            challenge: self.challenge_for(entitlement_key),
             today: u32::try_from(self.time / 1000)
                 .map_err(|_| PresentationError::Json("time is past the circuit's range".into()))?,
             issued_before: self.issued_before,
@@ -474,15 +499,20 @@ impl PresentationResponse {
             nullifier: fr_to_bytes_be(&p.nullifier),
             disclosed: p.disclosed.iter().flatten().map(fr_to_bytes_be).collect(),
             proof: p.proof.0,
+            entitlement_key: None,
         }
     }
 
     /// The compact binary form: version, the request's nonce, registry, root, nullifier, the disclosed
     /// values minimally encoded (a length byte, then big-endian bytes without leading
-    /// zeros), the proof.
+    /// zeros), the proof; under version [`RESPONSE_WITH_KEY_VERSION`] then the
+    /// entitlement key.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::default();
-        w.u8(PRESENTATION_VERSION);
+        w.u8(match self.entitlement_key {
+            None => PRESENTATION_VERSION,
+            Some(_) => RESPONSE_WITH_KEY_VERSION,
+        });
         w.bytes(&self.nonce);
         w.bytes(&self.registry.0);
         w.bytes(&self.root);
@@ -494,6 +524,9 @@ impl PresentationResponse {
             w.bytes(&d[skip..]);
         }
         w.bytes(&self.proof);
+        if let Some(k) = &self.entitlement_key {
+            w.bytes(k);
+        }
         w.into_bytes()
     }
 
@@ -503,7 +536,7 @@ impl PresentationResponse {
     pub fn from_bytes(bytes: &[u8]) -> Result<PresentationResponse, PresentationError> {
         let mut r = Reader::new(bytes);
         let version = r.u8("version")?;
-        if version != PRESENTATION_VERSION {
+        if version != PRESENTATION_VERSION && version != RESPONSE_WITH_KEY_VERSION {
             return Err(PresentationError::Version(version));
         }
         let nonce = r.array("nonce")?;
@@ -528,6 +561,11 @@ impl PresentationResponse {
             disclosed.push(v);
         }
         let proof = r.array("proof")?;
+        let entitlement_key = if version == RESPONSE_WITH_KEY_VERSION {
+            Some(r.array("entitlement key")?)
+        } else {
+            None
+        };
         r.finish("presentation response")?;
         Ok(PresentationResponse {
             nonce,
@@ -536,12 +574,13 @@ impl PresentationResponse {
             nullifier,
             disclosed,
             proof,
+            entitlement_key,
         })
     }
 
     /// The JSON form.
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "version": PRESENTATION_VERSION,
             "nonce": hex32(&self.nonce),
             "registry": self.registry,
@@ -549,7 +588,12 @@ impl PresentationResponse {
             "nullifier": hex32(&self.nullifier),
             "disclosed": self.disclosed.iter().map(|d| hex32(d)).collect::<Vec<_>>(),
             "proof": hex32(&self.proof),
-        })
+        });
+        if let Some(k) = &self.entitlement_key {
+            v["version"] = json!(RESPONSE_WITH_KEY_VERSION);
+            v["entitlementKey"] = json!(hex32(k));
+        }
+        v
     }
 
     /// Strict reading of the JSON form (the same checks as the binary form).
@@ -564,12 +608,20 @@ impl PresentationResponse {
                 "nullifier",
                 "disclosed",
                 "proof",
+                "entitlementKey",
             ],
         )?;
         let version = json_u64(field(o, "version")?, "version")?;
-        if version != PRESENTATION_VERSION as u64 {
-            return Err(PresentationError::Version(version.min(255) as u8));
-        }
+        let entitlement_key = match (version, o.get("entitlementKey")) {
+            (1, None) => None,
+            (2, Some(k)) => Some(parse_hex(k, "entitlementKey")?),
+            (1 | 2, _) => {
+                return Err(PresentationError::Json(
+                    "entitlementKey: present exactly under version 2".into(),
+                ))
+            }
+            (v, _) => return Err(PresentationError::Version(v.min(255) as u8)),
+        };
         let disclosed = field(o, "disclosed")?
             .as_array()
             .ok_or_else(|| PresentationError::Json("disclosed: an array expected".into()))?
@@ -586,6 +638,7 @@ impl PresentationResponse {
             nullifier: parse_hex(field(o, "nullifier")?, "nullifier")?,
             disclosed,
             proof: parse_hex(field(o, "proof")?, "proof")?,
+            entitlement_key,
         };
         PresentationResponse::from_bytes(&resp.to_bytes())
     }
@@ -659,6 +712,7 @@ mod tests {
             nullifier: fr_to_bytes_be(&-Fr::from(1u64)),
             disclosed: vec![fr_to_bytes_be(&Fr::from(5u64)), [0; 32]],
             proof,
+            entitlement_key: None,
         }
     }
 
@@ -688,11 +742,25 @@ mod tests {
             assert!(PresentationResponse::from_bytes(&b[..cut]).is_err());
         }
         let mut version = b.clone();
-        version[0] = 2;
+        version[0] = 3;
         assert!(matches!(
             PresentationResponse::from_bytes(&version),
-            Err(PresentationError::Version(2))
+            Err(PresentationError::Version(3))
         ));
+        // Version 2 needs the key after the proof; with it, both forms round-trip.
+        version[0] = 2;
+        assert!(PresentationResponse::from_bytes(&version).is_err());
+        let keyed = PresentationResponse {
+            entitlement_key: Some([7; 32]),
+            ..resp.clone()
+        };
+        let kb = keyed.to_bytes();
+        assert_eq!((kb[0], kb.len()), (2, b.len() + 32));
+        assert_eq!(PresentationResponse::from_bytes(&kb).unwrap(), keyed);
+        assert_eq!(
+            PresentationResponse::from_json(&keyed.to_json()).unwrap(),
+            keyed
+        );
         let mut root = b.clone();
         root[49..81].copy_from_slice(&[0xff; 32]);
         assert!(PresentationResponse::from_bytes(&root).is_err());
@@ -719,6 +787,15 @@ mod tests {
         let mut other = req.clone();
         other.time += 1;
         assert_ne!(other.challenge(), req.challenge());
+        // An entitlement key changes the challenge, and each key its own.
+        let keyed = PresentationResponse {
+            entitlement_key: Some([7; 32]),
+            ..resp.clone()
+        };
+        let c7 = crate::claim::challenge(&to_claim(&req, &keyed));
+        assert_eq!(c7, req.challenge_for(Some([7; 32])));
+        assert_ne!(c7, req.challenge());
+        assert_ne!(c7, req.challenge_for(Some([8; 32])));
         let cr = req.circuit_request().unwrap();
         assert_eq!(cr.today, 1_764_000_000);
         assert_eq!(cr.round, 3);

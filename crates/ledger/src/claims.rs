@@ -420,8 +420,31 @@ pub(crate) fn apply_claim(
     let mut value = id.0.to_vec();
     value.extend_from_slice(&ctx.index.to_le_bytes());
     diff.put(&key, value)?;
-    // The entitlement: the first tier whose attribute has its value, else the default.
-    let entitlement = program
+    let entitlement = tier_quantity(program, &st);
+    // Value programs pay it as a note to the claim's one-time key, which the proof's
+    // challenge binds (so nobody else can have it minted to their own key).
+    if let Some(owner) = &claim.entitlement_key {
+        if !program.value_notes {
+            return Ok(Err(ConflictReason::NotAValueProgram));
+        }
+        if let Err(reason) =
+            crate::notes::apply_claim_note(diff, ctx, &claim.program, owner, entitlement)?
+        {
+            return Ok(Err(reason));
+        }
+    }
+    Ok(Ok(Delivered {
+        program: claim.program,
+        round: claim.round,
+        point: claim.endorsement.as_ref().map(|e| e.point),
+        entitlement,
+    }))
+}
+
+/// The entitlement of a claim's statement: the first tier whose attribute has its
+/// value, else the default quantity.
+fn tier_quantity(program: &Program, st: &Statement) -> u64 {
+    program
         .entitlement
         .tiers
         .iter()
@@ -430,13 +453,14 @@ pub(crate) fn apply_claim(
                 .zip(fr_from_bytes_be(&t.value).ok())
                 .is_some_and(|(v, want)| v == want)
         })
-        .map_or(program.entitlement.quantity, |t| t.quantity);
-    Ok(Ok(Delivered {
-        program: claim.program,
-        round: claim.round,
-        point: claim.endorsement.as_ref().map(|e| e.point),
-        entitlement,
-    }))
+        .map_or(program.entitlement.quantity, |t| t.quantity)
+}
+
+/// What a claim is worth under `program` (the tier its disclosures select), as the
+/// ledger counts it when the claim applies; `None` if its disclosures do not fit.
+pub fn entitlement_of(program: &Program, claim: &Claim) -> Option<u64> {
+    let st = statement(&claim.program, program, claim)?;
+    Some(tier_quantity(program, &st))
 }
 
 /// Adds a milestone's deliveries and caught double claims to the counts.

@@ -34,6 +34,8 @@ struct World {
     registry_id: RegistryId,
     program_id: ProgramId,
     program: Program,
+    /// The one-time key the next claims carry (value programs).
+    entitlement_key: Option<[u8; 32]>,
 }
 
 fn schema() -> Schema {
@@ -144,6 +146,7 @@ impl World {
             nonce: vec![7; 16],
             time,
             proof: vec![0; 128],
+            entitlement_key: self.entitlement_key,
             endorsement: device.map(|d| PointEndorsement {
                 point: agency_did(),
                 device_key: d.public_key(),
@@ -221,6 +224,7 @@ fn program() -> Program {
         },
         points: vec![],
         anonymous: false,
+        value_notes: false,
         nonce: 0,
     }
 }
@@ -257,6 +261,7 @@ fn world() -> World {
         registry_id: create.id(&agency_did()),
         program_id: program.id(&agency_did()),
         program: program.clone(),
+        entitlement_key: None,
     };
     let blocks = vec![
         w.block(&key(11), Payload::Schema(schema())),
@@ -461,4 +466,77 @@ fn programs_need_an_accredited_issuer_and_a_compilable_policy() {
         w.apply(&[by_authority]),
         vec![conflict(ConflictReason::NotAccredited)]
     );
+}
+
+#[test]
+fn a_value_programs_claim_mints_its_entitlement_to_the_bound_key() {
+    use weft_entitlements::{OwnedNote, OwnerSecretKey};
+    let mut w = world();
+    let device = key(20);
+    let mut rng = ChaCha20Rng::seed_from_u64(31);
+    let a = HolderSecrets::random(&mut rng);
+    let b = HolderSecrets::random(&mut rng);
+    let c = HolderSecrets::random(&mut rng);
+    let (ca, ia) = w.household(&a, 5, 1);
+    let (cb, ib) = w.household(&b, 5, 0);
+    let (cc, ic) = w.household(&c, 4, 0);
+    let t = T0 + 10 * 60_000;
+    let household_key = OwnerSecretKey::random(&mut rng);
+    let owner = household_key.public_key().to_bytes();
+
+    // A key on an in-kind program's claim is refused.
+    w.entitlement_key = Some(owner);
+    let on_rice = w.claim(&a, &ca, ia, 1, t, Some(&device));
+    let block = w.claim_block(on_rice);
+    assert_eq!(
+        w.apply(&[block]),
+        vec![conflict(ConflictReason::NotAValueProgram)]
+    );
+
+    // The same rules as a cash program.
+    let mut cash = program();
+    cash.name = "winter cash".into();
+    cash.value_notes = true;
+    let announce = w.block(&key(11), Payload::Program(Box::new(cash.clone())));
+    assert_eq!(w.apply(&[announce]), vec![BlockOutcome::Applied]);
+    w.program_id = cash.id(&agency_did());
+    w.program = cash;
+    let pid = *w.program_id.bytes();
+
+    // A (region east, tier 40) claims with its key: the note 40·B is minted to it.
+    let claim_a = w.claim(&a, &ca, ia, 1, t, Some(&device));
+    // B's claim proven for one key but carrying another (a thief's) fails the proof.
+    let mut claim_b = w.claim(&b, &cb, ib, 1, t, Some(&device));
+    claim_b.entitlement_key = Some(OwnerSecretKey::random(&mut rng).public_key().to_bytes());
+    sign(&mut claim_b, &device);
+    // C's key is not a point: refused before anything is recorded.
+    w.entitlement_key = Some([0xff; 32]);
+    let claim_c = w.claim(&c, &cc, ic, 1, t, Some(&device));
+    let blocks = vec![
+        w.claim_block(claim_a),
+        w.claim_block(claim_b),
+        w.claim_block(claim_c),
+    ];
+    assert_eq!(
+        w.apply(&blocks),
+        vec![
+            BlockOutcome::Applied,
+            conflict(ConflictReason::InvalidProof),
+            conflict(ConflictReason::MalformedNote),
+        ]
+    );
+    let note = OwnedNote::from_claim(&pid, household_key, 40);
+    let status = notes::note_status(&w.state, &w.program_id, &note.id()).unwrap();
+    assert!(matches!(status, Some(NoteStatus::Unspent { .. })));
+    let totals = notes::totals(&w.state, &w.program_id).unwrap();
+    assert_eq!(
+        (totals.minted, totals.claim_notes, totals.unspent),
+        (40, 1, 1)
+    );
+    totals.audit().unwrap();
+    // C's nullifier was not used up by the refused claim.
+    w.entitlement_key = None;
+    let claim_c = w.claim(&c, &cc, ic, 1, t, Some(&device));
+    let block = w.claim_block(claim_c);
+    assert_eq!(w.apply(&[block]), vec![BlockOutcome::Applied]);
 }

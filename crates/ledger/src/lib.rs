@@ -14,6 +14,7 @@
 
 pub mod claims;
 pub mod identity;
+pub mod notes;
 pub mod registry;
 mod state;
 
@@ -24,6 +25,7 @@ pub use state::{state_element, MemoryState, StateDiff, StateError, StateRead};
 
 pub use claims::{ClaimCounts, ClaimVerifier, ProgramRecord};
 pub use identity::{check_issuer, may_sign_blocks, DidRecord, KeyRecord, Stamp};
+pub use notes::{NoteStatus, NoteTotals, VerifiedNotes};
 pub use registry::{RecentRoot, RegistryProof, RegistryProofError, RegistryRecord, SchemaRecord};
 
 use serde::{Deserialize, Serialize};
@@ -163,6 +165,36 @@ pub mod keys {
         .concat()
     }
 
+    /// An unspent value note of a program: commitment || creating milestone (u32 LE).
+    pub fn note(program: &ProgramId, id: &[u8; 32]) -> Vec<u8> {
+        [b"note/".as_slice(), program.bytes(), id].concat()
+    }
+
+    /// Namespace of a program's unspent notes.
+    pub fn note_prefix(program: &ProgramId) -> Vec<u8> {
+        [b"note/".as_slice(), program.bytes()].concat()
+    }
+
+    /// A spent value note of a program: the spending milestone (u32 LE).
+    pub fn spent_note(program: &ProgramId, id: &[u8; 32]) -> Vec<u8> {
+        [b"spent/".as_slice(), program.bytes(), id].concat()
+    }
+
+    /// The kernel excess of a note payload, by its block.
+    pub fn kernel(program: &ProgramId, block: &weft_types::BlockId) -> Vec<u8> {
+        [b"kernel/".as_slice(), program.bytes(), &block.0].concat()
+    }
+
+    /// Namespace of a program's kernels.
+    pub fn kernel_prefix(program: &ProgramId) -> Vec<u8> {
+        [b"kernel/".as_slice(), program.bytes()].concat()
+    }
+
+    /// A value program's totals and audit sums (`notes::NoteTotals`).
+    pub fn note_totals(program: &ProgramId) -> Vec<u8> {
+        [b"notetotals/".as_slice(), program.bytes()].concat()
+    }
+
     /// Namespace of anchor entries.
     pub const ANCHOR_PREFIX: &[u8] = b"anchor/";
 
@@ -251,10 +283,28 @@ pub enum ConflictReason {
     InvalidProof,
     /// The household already claimed in this round.
     NullifierUsed,
+    /// A note payload, or a claim's entitlement key, is malformed (a count, a point
+    /// that is not one, an owner key that is the identity).
+    MalformedNote,
+    /// The aggregated range proof does not verify.
+    InvalidRangeProof,
+    /// Outputs do not equal inputs plus the public amount (or the kernel signature
+    /// does not verify).
+    Unbalanced,
+    /// An input is not signed by the owner of the note it spends.
+    NotNoteOwner,
+    /// An input is not in the unspent set (spent already, or never created).
+    NoteSpent,
+    /// A created note exists already.
+    NoteExists,
+    /// Only the program's owner may mint for it.
+    NotProgramOwner,
+    /// The program does not pay its entitlement in value notes.
+    NotAValueProgram,
 }
 
 /// Every reason, in code order (code = position + 1).
-const REASONS: [ConflictReason; 36] = [
+const REASONS: [ConflictReason; 44] = [
     ConflictReason::UnknownIssuer,
     ConflictReason::DuplicateAnchor,
     ConflictReason::AnonymousNotAllowed,
@@ -291,6 +341,14 @@ const REASONS: [ConflictReason; 36] = [
     ConflictReason::StaleRoot,
     ConflictReason::InvalidProof,
     ConflictReason::NullifierUsed,
+    ConflictReason::MalformedNote,
+    ConflictReason::InvalidRangeProof,
+    ConflictReason::Unbalanced,
+    ConflictReason::NotNoteOwner,
+    ConflictReason::NoteSpent,
+    ConflictReason::NoteExists,
+    ConflictReason::NotProgramOwner,
+    ConflictReason::NotAValueProgram,
 ];
 
 impl ConflictReason {
@@ -365,6 +423,24 @@ impl ConflictReason {
             ConflictReason::StaleRoot => "the registry root is older than the recent window",
             ConflictReason::InvalidProof => "the eligibility proof does not verify",
             ConflictReason::NullifierUsed => "the household already claimed in this round",
+            ConflictReason::MalformedNote => {
+                "a note payload or entitlement key is malformed (count, point or owner key)"
+            }
+            ConflictReason::InvalidRangeProof => {
+                "the range proof does not verify: an amount may be outside [0, 2^64)"
+            }
+            ConflictReason::Unbalanced => {
+                "the outputs do not add up to the inputs and the public amount"
+            }
+            ConflictReason::NotNoteOwner => {
+                "an input is not signed by the owner of the note it spends"
+            }
+            ConflictReason::NoteSpent => "an input note is spent already or does not exist",
+            ConflictReason::NoteExists => "a created note exists already",
+            ConflictReason::NotProgramOwner => "only the program's owner may mint for it",
+            ConflictReason::NotAValueProgram => {
+                "the program does not pay its entitlement in value notes"
+            }
         }
     }
 }
@@ -509,6 +585,7 @@ pub fn state_root_from_parts(
 #[derive(Debug, Clone, Default)]
 pub struct Ledger {
     claims: Option<ClaimVerifier>,
+    notes: notes::VerdictMemo,
 }
 
 impl Ledger {
@@ -521,7 +598,25 @@ impl Ledger {
             .map(ClaimVerifier::from_bytes)
             .transpose()
             .map_err(|e| LedgerError::Genesis(format!("eligibility key: {e}")))?;
-        Ok(Ledger { claims })
+        Ok(Ledger {
+            claims,
+            notes: notes::VerdictMemo::default(),
+        })
+    }
+
+    /// Verifies a note payload at admission (range proof, balance, ownership) and, if
+    /// it holds, remembers the verdict so that confirming `block` does not verify it
+    /// again. `None`: not a note payload.
+    pub fn admit_notes(
+        &self,
+        block: BlockId,
+        payload: &Payload,
+    ) -> Option<Result<VerifiedNotes, weft_entitlements::EntitlementError>> {
+        let verdict = notes::verify_payload(payload)?;
+        if let Ok(v) = &verdict {
+            self.notes.remember(block, v.clone());
+        }
+        Some(verdict)
     }
 
     /// The state before milestone 1: the genesis entries, their diff and commitment.
@@ -582,6 +677,7 @@ impl Ledger {
             Some(v) => v.check_batch(state, blocks)?,
             None => Default::default(),
         };
+        let mut note_verdicts = notes::check_batch(blocks, &self.notes);
         let mut delivered = Vec::new();
         let mut doubles = Vec::new();
         for (pos, (id, block)) in blocks.iter().enumerate() {
@@ -591,6 +687,9 @@ impl Ledger {
                 Payload::Claim(claim) => self
                     .apply_claim(&mut diff, ctx, id, block, claim, proofs.get(&pos).copied())?
                     .map(|d| delivered.push(d)),
+                Payload::Mint(_) | Payload::Transfer(_) | Payload::Redeem(_) => {
+                    self.apply_notes(&mut diff, ctx, id, block, note_verdicts.remove(&pos))?
+                }
                 _ => self.apply_payload(&mut diff, ctx, id, block, &mut block_touched)?,
             };
             match result {
@@ -646,6 +745,22 @@ impl Ledger {
             return Ok(Err(reason));
         }
         claims::apply_claim(diff, ctx, id, claim, self.claims.as_ref(), proof_ok)
+    }
+
+    /// A mint, transfer or redeem (the issuer rule first: a transfer may be anonymous).
+    fn apply_notes(
+        &self,
+        diff: &mut Overlay<'_>,
+        ctx: MilestoneContext,
+        id: &BlockId,
+        block: &Block,
+        verdict: Option<Result<VerifiedNotes, weft_entitlements::EntitlementError>>,
+    ) -> Result<Result<(), ConflictReason>, LedgerError> {
+        let signer = match check_issuer(diff, block)? {
+            Ok(did) => did,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        notes::apply(diff, ctx, id, signer, &block.payload, verdict)
     }
 
     /// One block's rules. `Ok(Err(reason))` is a conflict; `Err` a storage failure.
@@ -704,8 +819,11 @@ impl Ledger {
             Payload::Issuance(i) => registry::apply_issuance(diff, did, i, touched),
             Payload::Revocation(r) => registry::apply_revocation(diff, did, r, touched),
             Payload::Program(p) => claims::apply_program(diff, ctx, did, p),
-            // Claims are applied by `apply_claim`.
+            // Claims and notes are applied by `apply_claim` and `apply_notes`.
             Payload::Claim(_) => Ok(Err(ConflictReason::InvalidProof)),
+            Payload::Mint(_) | Payload::Transfer(_) | Payload::Redeem(_) => {
+                Ok(Err(ConflictReason::MalformedNote))
+            }
         }
     }
 }
@@ -720,5 +838,7 @@ pub fn anchor_digest(tag: &[u8], data: &[u8]) -> [u8; 32] {
 mod claims_tests;
 #[cfg(test)]
 mod identity_tests;
+#[cfg(test)]
+mod notes_tests;
 #[cfg(test)]
 mod tests;

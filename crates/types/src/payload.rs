@@ -4,14 +4,15 @@
 //! forever: a later change of layout takes a new number, so old blocks keep decoding
 //! and an old node rejects a new kind cleanly (`UnknownTag`) instead of misreading it.
 //! Kinds 3 to 11 are the identity and credential payloads (`identity`, `registry`),
-//! 12 and 13 programs and claims (`program`); kinds 14 and up are reserved for the note
-//! payloads of later protocol work (see `specs/protocol.md`).
+//! 12 and 13 programs and claims (`program`), 14 to 16 the confidential-entitlement
+//! notes (`notes`: mint, transfer, redeem; `specs/entitlements.md`).
 
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{check_range, DecodeError, Reader, Writer};
 use crate::identity::{Accreditation, DeviceKey, DidCreate, DidDeactivate, DidUpdate};
 use crate::milestone::Milestone;
+use crate::notes::{Mint, Redeem, Transfer};
 use crate::program::{Claim, Program};
 use crate::registry::{Issuance, RegistryCreate, Revocation, Schema};
 
@@ -53,6 +54,12 @@ pub enum PayloadKind {
     Program = 12,
     /// A household's claim in a round of a program.
     Claim = 13,
+    /// Mints value notes for a program against a public total.
+    Mint = 14,
+    /// Moves value notes (household to shop) with hidden amounts.
+    Transfer = 15,
+    /// Burns value notes for a public amount the program's agency pays out.
+    Redeem = 16,
 }
 
 impl PayloadKind {
@@ -73,6 +80,9 @@ impl PayloadKind {
             11 => Some(PayloadKind::Revocation),
             12 => Some(PayloadKind::Program),
             13 => Some(PayloadKind::Claim),
+            14 => Some(PayloadKind::Mint),
+            15 => Some(PayloadKind::Transfer),
+            16 => Some(PayloadKind::Redeem),
             _ => None,
         }
     }
@@ -167,6 +177,12 @@ pub enum Payload {
     Program(Box<Program>),
     /// Claims a round's entitlement.
     Claim(Box<Claim>),
+    /// Mints value notes.
+    Mint(Box<Mint>),
+    /// Transfers value notes.
+    Transfer(Box<Transfer>),
+    /// Redeems value notes.
+    Redeem(Box<Redeem>),
 }
 
 impl Payload {
@@ -185,6 +201,9 @@ impl Payload {
             Payload::Revocation(p) => p.check_limits(),
             Payload::Program(p) => p.check_limits(),
             Payload::Claim(p) => p.check_limits(),
+            Payload::Mint(p) => p.check_limits(),
+            Payload::Transfer(p) => p.check_limits(),
+            Payload::Redeem(p) => p.check_limits(),
         }
     }
 
@@ -205,6 +224,9 @@ impl Payload {
             Payload::Revocation(_) => PayloadKind::Revocation,
             Payload::Program(_) => PayloadKind::Program,
             Payload::Claim(_) => PayloadKind::Claim,
+            Payload::Mint(_) => PayloadKind::Mint,
+            Payload::Transfer(_) => PayloadKind::Transfer,
+            Payload::Redeem(_) => PayloadKind::Redeem,
         }
     }
 
@@ -229,6 +251,9 @@ impl Payload {
             Payload::Revocation(p) => p.encode_into(w),
             Payload::Program(p) => p.encode_into(w),
             Payload::Claim(p) => p.encode_into(w),
+            Payload::Mint(p) => p.encode_into(w),
+            Payload::Transfer(p) => p.encode_into(w),
+            Payload::Redeem(p) => p.encode_into(w),
         }
         let body_len = (w.len() - start) as u32;
         w.patch_u32(len_at, body_len);
@@ -275,6 +300,9 @@ impl Payload {
             PayloadKind::Revocation => Payload::Revocation(Revocation::decode_from(&mut br)?),
             PayloadKind::Program => Payload::Program(Box::new(Program::decode_from(&mut br)?)),
             PayloadKind::Claim => Payload::Claim(Box::new(Claim::decode_from(&mut br)?)),
+            PayloadKind::Mint => Payload::Mint(Box::new(Mint::decode_from(&mut br)?)),
+            PayloadKind::Transfer => Payload::Transfer(Box::new(Transfer::decode_from(&mut br)?)),
+            PayloadKind::Redeem => Payload::Redeem(Box::new(Redeem::decode_from(&mut br)?)),
         };
         br.finish("payload body")?;
         Ok(payload)

@@ -310,6 +310,11 @@ pub struct Program {
     pub points: Vec<Did>,
     /// Whether holders may submit claims themselves (anonymous, with proof of work).
     pub anonymous: bool,
+    /// Whether the entitlement is paid as confidential value notes in the program's
+    /// unit (cash, vouchers): a claim carrying a one-time key has the round's amount
+    /// minted to it, and the owner may mint notes (`specs/entitlements.md`).
+    #[serde(default)]
+    pub value_notes: bool,
     /// Any number (two otherwise equal programs of one owner differ by it).
     #[serde(with = "crate::payload::u64_string")]
     pub nonce: u64,
@@ -378,7 +383,9 @@ impl Program {
             w.u64(t.quantity);
         }
         write_dids(w, &self.points);
-        w.u8(self.anonymous as u8);
+        // Flags: bit 0 anonymous claims, bit 1 value notes (a program of neither
+        // encodes as before the flag existed, so its id is unchanged).
+        w.u8(self.anonymous as u8 | (self.value_notes as u8) << 1);
         w.u64(self.nonce);
     }
 
@@ -421,16 +428,14 @@ impl Program {
             })
             .collect::<Result<Vec<_>, DecodeError>>()?;
         let points = read_dids(r, "distribution points", 0, MAX_PROGRAM_POINTS)?;
-        let anonymous = match r.u8("anonymous")? {
-            0 => false,
-            1 => true,
-            tag => {
-                return Err(DecodeError::UnknownTag {
-                    field: "anonymous",
-                    tag: tag as u64,
-                })
-            }
-        };
+        let flags = r.u8("program flags")?;
+        if flags > 3 {
+            return Err(DecodeError::UnknownTag {
+                field: "program flags",
+                tag: flags as u64,
+            });
+        }
+        let (anonymous, value_notes) = (flags & 1 != 0, flags & 2 != 0);
         let p = Program {
             name,
             schema,
@@ -448,6 +453,7 @@ impl Program {
             },
             points,
             anonymous,
+            value_notes,
             nonce: r.u64("program nonce")?,
         };
         p.check_limits()?;
@@ -560,8 +566,31 @@ pub struct Claim {
     /// The Groth16 proof, compressed (128 bytes).
     #[serde(with = "crate::payload::hex_vec")]
     pub proof: Vec<u8>,
+    /// The household's one-time key (compressed Ristretto) to which the ledger mints
+    /// the round's entitlement as a value note when the claim is applied
+    /// (`specs/entitlements.md` §2). Bound into the circuit's challenge, so nobody can
+    /// swap it for their own. Absent: the entitlement is handed over in kind.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_key_hex")]
+    pub entitlement_key: Option<[u8; 32]>,
     /// The accepting point (absent for a holder's own anonymous submission).
     pub endorsement: Option<PointEndorsement>,
+}
+
+mod opt_key_hex {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<[u8; 32]>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(k) => s.serialize_str(&hex::encode(k)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[u8; 32]>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|s| crate::id::parse_hex_array::<32>(&s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
 }
 
 /// Length of a claim's nonce.
@@ -597,6 +626,13 @@ impl Claim {
         w.bytes(&self.nonce);
         w.u64(self.time);
         w.bytes(&self.proof);
+        match &self.entitlement_key {
+            None => w.u8(0),
+            Some(k) => {
+                w.u8(1);
+                w.bytes(k);
+            }
+        }
     }
 
     /// What the point's device signs: BLAKE2b-256(`weft/claim/v1` || the claim without
@@ -609,20 +645,23 @@ impl Claim {
 
     /// The bytes the circuit's challenge is derived from: the nonce, the point (zeros
     /// when absent), the device key (zeros when absent) and the time, so a proof made
-    /// for one counter at one moment is worthless anywhere else.
+    /// for one counter at one moment is worthless anywhere else; with an entitlement
+    /// key, under its own domain (`weft/challenge/v2`), also that key, so the value
+    /// the claim mints can only reach the key the household chose.
     pub fn challenge_preimage(&self) -> Vec<u8> {
         let (point, key) = match &self.endorsement {
             Some(e) => (e.point.0, e.device_key.0),
             None => ([0; 32], [0; 32]),
         };
-        [
-            b"weft/challenge/v1".as_slice(),
-            &self.nonce,
-            &point,
-            &key,
-            &self.time.to_le_bytes(),
-        ]
-        .concat()
+        let domain: &[u8] = match self.entitlement_key {
+            None => b"weft/challenge/v1",
+            Some(_) => b"weft/challenge/v2",
+        };
+        let mut preimage = [domain, &self.nonce, &point, &key, &self.time.to_le_bytes()].concat();
+        if let Some(k) = &self.entitlement_key {
+            preimage.extend_from_slice(k);
+        }
+        preimage
     }
 
     /// Strict decoding.
@@ -640,6 +679,16 @@ impl Claim {
         let nonce = r.take(CLAIM_NONCE_BYTES, "claim nonce")?.to_vec();
         let time = r.u64("claim time")?;
         let proof = r.take(CLAIM_PROOF_BYTES, "proof")?.to_vec();
+        let entitlement_key = match r.u8("entitlement key")? {
+            0 => None,
+            1 => Some(r.array("entitlement key")?),
+            tag => {
+                return Err(DecodeError::UnknownTag {
+                    field: "entitlement key",
+                    tag: tag as u64,
+                })
+            }
+        };
         let endorsement = match r.u8("endorsement")? {
             0 => None,
             1 => Some(PointEndorsement {
@@ -664,6 +713,7 @@ impl Claim {
             nonce,
             time,
             proof,
+            entitlement_key,
             endorsement,
         })
     }
@@ -739,6 +789,7 @@ mod tests {
             },
             points: vec![Did([9; 32])],
             anonymous: false,
+            value_notes: false,
             nonce: 0,
         }
     }
@@ -754,6 +805,7 @@ mod tests {
             nonce: vec![8; 16],
             time: 15,
             proof: vec![9; 128],
+            entitlement_key: None,
             endorsement: endorsed.then_some(PointEndorsement {
                 point: Did([9; 32]),
                 device_key: PublicKeyBytes([10; 32]),

@@ -25,6 +25,7 @@ fn response() -> PresentationResponse {
             fr_to_bytes_be(&Fr::from(120_000u64)),
         ],
         proof,
+        entitlement_key: None,
     }
 }
 

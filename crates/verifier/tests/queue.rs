@@ -18,6 +18,7 @@ fn claim(device: &PublicKeyBytes, nullifier: u8) -> Claim {
         nonce: vec![3; 16],
         time: 1_000,
         proof: vec![0; 128],
+        entitlement_key: None,
         endorsement: Some(PointEndorsement {
             point: Did([4; 32]),
             device_key: *device,

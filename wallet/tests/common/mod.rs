@@ -211,6 +211,7 @@ pub fn program(schema: &Schema, owner: &Did) -> Program {
         },
         points: vec![],
         anonymous: false,
+        value_notes: false,
         nonce: 0,
     }
 }
