@@ -218,7 +218,7 @@ pub(crate) async fn get_milestone_notes(
                 let note = weft_entitlements::claim_note(c.program.bytes(), &owner, note_amount)
                     .map_err(storage)?;
                 created.push(json!({
-                    "program": c.program,
+                    "program": hex0x(c.program.bytes()),
                     "note": hex0x(&note.id),
                     "kind": "claim",
                     "blockId": id,

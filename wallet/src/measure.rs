@@ -184,6 +184,7 @@ impl Fixture {
             disclose: 0b10,
             issued_before: 1_764_000_000,
             summary: "25 kg rice".into(),
+            value_notes: false,
         }
         .to_json()
         .to_string();

@@ -80,6 +80,7 @@ mod tests {
             disclose: 0b10,
             issued_before: 1_763_000_000,
             summary: "25 kg rice".into(),
+            value_notes: false,
         }
     }
 

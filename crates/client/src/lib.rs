@@ -796,6 +796,38 @@ impl Client {
             .await
     }
 
+    /// `GET /api/v1/milestones/{index}/notes`: the notes a milestone created and spent
+    /// (for wallets and shops, which try every created note against their own keys).
+    pub async fn milestone_notes(&self, index: u32) -> Result<MilestoneNotes, ClientError> {
+        self.get(&format!("/api/v1/milestones/{index}/notes")).await
+    }
+
+    /// `GET /api/v1/programs/{id}/notes/{note}`: whether a note is unspent or spent.
+    pub async fn note_status(
+        &self,
+        program: &[u8; 32],
+        note: &[u8; 32],
+    ) -> Result<NoteStatusInfo, ClientError> {
+        self.get(&format!(
+            "/api/v1/programs/{}/notes/{}",
+            hex::encode(program),
+            hex::encode(note)
+        ))
+        .await
+    }
+
+    /// `GET /api/v1/programs/{id}/audit`: a value program's public totals and whether
+    /// its unspent notes commit to exactly minted minus redeemed.
+    pub async fn program_audit(&self, program: &[u8; 32]) -> Result<Value, ClientError> {
+        self.get(&format!("/api/v1/programs/{}/audit", hex::encode(program)))
+            .await
+    }
+
+    /// `GET /api/v1/audit`: [`Client::program_audit`] for every program with notes.
+    pub async fn audit(&self) -> Result<Value, ClientError> {
+        self.get("/api/v1/audit").await
+    }
+
     /// Waits until the block is confirmed (polling, at most `timeout`) and returns its
     /// ledger outcome: applied, or conflicting with the reason.
     pub async fn wait_outcome(
@@ -807,6 +839,115 @@ impl Client {
         LedgerOutcome::of(&meta)
             .ok_or_else(|| ClientError::Decode(format!("block {id} confirmed without milestone")))
     }
+}
+
+/// Serde helper: 32 bytes as `0x` hex.
+mod hex32 {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let s = String::deserialize(d)?;
+        weft_types::id::parse_hex_array::<32>(&s).map_err(serde::de::Error::custom)
+    }
+
+    pub mod opt {
+        use serde::{Deserialize, Deserializer};
+
+        pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+            d: D,
+        ) -> Result<Option<[u8; N]>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|s| weft_types::id::parse_hex_array::<N>(&s).map_err(serde::de::Error::custom))
+                .transpose()
+        }
+    }
+}
+
+/// The notes one milestone created and spent.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MilestoneNotes {
+    /// The milestone.
+    pub milestone: u32,
+    /// Notes created (outputs of mints, transfers, redeems; claim notes).
+    pub created: Vec<CreatedNote>,
+    /// Notes spent.
+    pub spent: Vec<SpentNote>,
+}
+
+/// A note a milestone created.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedNote {
+    /// Its program.
+    #[serde(with = "hex32")]
+    pub program: [u8; 32],
+    /// Its note id.
+    #[serde(with = "hex32")]
+    pub note: [u8; 32],
+    /// `output` (encrypted opening) or `claim` (public amount, zero blinding).
+    pub kind: String,
+    /// The block that created it.
+    pub block_id: BlockId,
+    /// The commitment.
+    #[serde(with = "hex32")]
+    pub commitment: [u8; 32],
+    /// The owner's one-time key.
+    #[serde(with = "hex32")]
+    pub owner: [u8; 32],
+    /// The sender's ephemeral key (outputs).
+    #[serde(default, with = "hex32::opt")]
+    pub ephemeral: Option<[u8; 32]>,
+    /// The encrypted opening (outputs).
+    #[serde(default, with = "hex32::opt")]
+    pub ciphertext: Option<[u8; weft_types::notes::OPENING_CIPHERTEXT_BYTES]>,
+    /// The public amount (claim notes), as a decimal string.
+    #[serde(default)]
+    pub amount: Option<String>,
+}
+
+impl CreatedNote {
+    /// The wire output, for trial decryption (`None` for a claim note).
+    pub fn output(&self) -> Option<weft_types::notes::NoteOutput> {
+        Some(weft_types::notes::NoteOutput {
+            commitment: self.commitment,
+            owner: self.owner,
+            ephemeral: self.ephemeral?,
+            ciphertext: self.ciphertext?,
+        })
+    }
+
+    /// The public amount of a claim note.
+    pub fn claim_amount(&self) -> Option<u64> {
+        self.amount.as_deref()?.parse().ok()
+    }
+}
+
+/// A note a milestone spent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpentNote {
+    /// Its program.
+    #[serde(with = "hex32")]
+    pub program: [u8; 32],
+    /// Its note id.
+    #[serde(with = "hex32")]
+    pub note: [u8; 32],
+    /// The spending block.
+    pub block_id: BlockId,
+}
+
+/// A note's status on the ledger.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NoteStatusInfo {
+    /// `unspent` or `spent`.
+    pub status: String,
+    /// The milestone that created it (unspent notes).
+    #[serde(default)]
+    pub created_at: Option<u32>,
+    /// The milestone that spent it (spent notes).
+    #[serde(default)]
+    pub spent_at: Option<u32>,
 }
 
 #[cfg(test)]

@@ -88,6 +88,9 @@ pub struct PresentationRequest {
     pub issued_before: u32,
     /// What the household receives, for people (`25 kg rice`).
     pub summary: String,
+    /// The program pays in value notes: the answer must carry a one-time entitlement
+    /// key (written as version [`RESPONSE_WITH_KEY_VERSION`] of the request).
+    pub value_notes: bool,
 }
 
 /// The holder's answer: a proof and the claim's public values.
@@ -343,7 +346,7 @@ impl PresentationRequest {
     /// The compact binary form.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::default();
-        w.u8(PRESENTATION_VERSION);
+        w.u8(self.version());
         w.bytes(self.program.bytes());
         w.u32(self.round);
         w.bytes(&self.nonce);
@@ -370,7 +373,7 @@ impl PresentationRequest {
     pub fn from_bytes(bytes: &[u8]) -> Result<PresentationRequest, PresentationError> {
         let mut r = Reader::new(bytes);
         let version = r.u8("version")?;
-        if version != PRESENTATION_VERSION {
+        if version != PRESENTATION_VERSION && version != RESPONSE_WITH_KEY_VERSION {
             return Err(PresentationError::Version(version));
         }
         let program = ProgramId(RegistryId(r.array("program id")?));
@@ -411,13 +414,23 @@ impl PresentationRequest {
             disclose,
             issued_before,
             summary,
+            value_notes: version == RESPONSE_WITH_KEY_VERSION,
         })
+    }
+
+    /// The version byte: 2 for a value program (the answer carries a key), else 1.
+    fn version(&self) -> u8 {
+        if self.value_notes {
+            RESPONSE_WITH_KEY_VERSION
+        } else {
+            PRESENTATION_VERSION
+        }
     }
 
     /// The JSON form.
     pub fn to_json(&self) -> Value {
         json!({
-            "version": PRESENTATION_VERSION,
+            "version": self.version(),
             "program": self.program,
             "round": self.round,
             "nonce": hex32(&self.nonce),
@@ -455,7 +468,7 @@ impl PresentationRequest {
             ],
         )?;
         let version = json_u64(field(o, "version")?, "version")?;
-        if version != PRESENTATION_VERSION as u64 {
+        if version != PRESENTATION_VERSION as u64 && version != RESPONSE_WITH_KEY_VERSION as u64 {
             return Err(PresentationError::Version(version.min(255) as u8));
         }
         let small = |name: &'static str, max: u64| -> Result<u64, PresentationError> {
@@ -478,6 +491,7 @@ impl PresentationRequest {
             disclose: small("disclose", u16::MAX as u64)? as u16,
             issued_before: small("issuedBefore", u32::MAX as u64)? as u32,
             summary: typed!(field(o, "summary")?, String, "summary")?,
+            value_notes: version == RESPONSE_WITH_KEY_VERSION as u64,
         };
         // The binary form's limits hold for the JSON form too.
         PresentationRequest::from_bytes(&req.to_bytes())
@@ -697,6 +711,7 @@ mod tests {
             disclose: 0b110,
             issued_before: 1_800_000_000,
             summary: "25 kg rice".into(),
+            value_notes: false,
         }
     }
 

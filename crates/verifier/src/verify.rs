@@ -230,6 +230,7 @@ impl Verifier {
             disclose: p.disclose,
             issued_before: p.issued_before,
             summary: summary_text(&p.entitlement),
+            value_notes: p.value_notes,
         })
     }
 

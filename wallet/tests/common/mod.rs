@@ -245,6 +245,7 @@ pub fn request_for(fx: &Fixture, program: &Program, program_id: ProgramId) -> Pr
             "{} {}",
             program.entitlement.quantity, program.entitlement.unit
         ),
+        value_notes: program.value_notes,
     }
 }
 
