@@ -1,6 +1,8 @@
 //! The aid round of `weft-node demo`: an agency registers households, announces a
-//! program, two distribution points (one offline) serve the round, double claims are
-//! caught, and a donor report comes out with counts only.
+//! cash program, two distribution points (one offline) serve the round, double claims
+//! are caught, the entitlement arrives in households' wallets as confidential value
+//! notes, some of it is spent at a shop that redeems it, and a donor report comes out
+//! with counts, public totals and the conservation check only.
 //!
 //! The demo drives [`crate::scenario`], the same parties the end-to-end tests check.
 //! Households are simulated from a seeded generator (so two runs tell the same story);
@@ -20,13 +22,17 @@ use weft_circuits::HolderSecrets;
 use weft_credentials::policy::compile;
 use weft_crypto::poseidon::{fr_to_bytes_be, Fr};
 use weft_crypto::OrganisationKey;
+use weft_entitlements::{OwnedNote, OwnerSecretKey, Recipient};
 use weft_types::hash::blake2b256;
-use weft_types::{AttributeDef, AttributeKind, Entitlement, Program, Schema, Tier};
+use weft_types::{AttributeDef, AttributeKind, Entitlement, Payload, Program, Schema, Tier};
 use weft_verifier::{Decision, RejectReason};
 
 use crate::config::dev_key;
 use crate::core::now_ms;
 use crate::scenario::{one_round, Agency, Holder, IssueRequest, Network, Point};
+
+/// The program's name.
+pub const PROGRAM_NAME: &str = "winter cash, camp 7";
 
 /// The program's rule, in the policy language (specs/credentials.md).
 pub const POLICY: &str =
@@ -106,6 +112,16 @@ pub struct RoundSummary {
     pub entitlement_on_ledger: u64,
     /// Seconds spent proving (all households together).
     pub proving_s: f64,
+    /// Value minted to households' one-time keys by their claims (program unit).
+    pub value_minted: u128,
+    /// Payments households made at the shop (hidden amounts).
+    pub shop_payments: usize,
+    /// Second spends of a note already spent, refused by the node.
+    pub double_spends_refused: usize,
+    /// Value the shop redeemed (public: the agency pays it out).
+    pub value_redeemed: u128,
+    /// The ledger's audit: unspent notes commit to exactly minted minus redeemed.
+    pub conservation_ok: bool,
 }
 
 /// Runs the round with `households` households; writes `presentation.json`,
@@ -233,7 +249,7 @@ pub async fn run(
     let mut points = vec![north.config.point, east.config.point];
     points.sort();
     let program = Program {
-        name: "winter food, camp 7".into(),
+        name: PROGRAM_NAME.into(),
         schema: schema.id(),
         issuers: vec![agency.did],
         policy_source: POLICY.into(),
@@ -246,22 +262,22 @@ pub async fn run(
         ],
         grace_ms: 24 * 3_600_000,
         entitlement: Entitlement {
-            quantity: 25,
-            unit: "kg wheat flour".into(),
+            quantity: 2_500,
+            unit: "USD cents".into(),
             tiers: vec![Tier {
                 attribute: 3,
                 value: fr_to_bytes_be(&Fr::from(1u64)),
-                quantity: 50,
+                quantity: 5_000,
             }],
         },
         points,
         anonymous: false,
-        value_notes: false,
+        value_notes: true,
         nonce: 0,
     };
     let program_id = agency.announce(net, program).await?;
     say(format!(
-        "Program {}…: \"{POLICY}\" ({}); 25 kg, 50 kg for a large ration.",
+        "Program {}…: \"{POLICY}\" ({}); USD 25, USD 50 for a large ration, paid as confidential value notes.",
         &program_id.to_string()[..16],
         compiled.describe(&schema)
     ));
@@ -278,34 +294,48 @@ pub async fn run(
 
     let mut proving = Duration::ZERO;
     let mut presentation_sample = None;
-    // One claim at the counter: request, proof (timed), decision.
+    // One claim at the counter: request, proof (timed) carrying a fresh one-time key
+    // for the entitlement (its secret stays with the household), decision.
     let mut counter = |point: &Point,
                        holder: &Holder,
                        checked: bool,
                        rng: &mut ChaCha20Rng|
-     -> anyhow::Result<Decision> {
+     -> anyhow::Result<(Decision, OwnerSecretKey)> {
         let request = point.request(&program_id, 1, rng)?;
+        let key = OwnerSecretKey::random(rng);
         let t = Instant::now();
-        let response =
-            holder.respond(keys, agency.registry, &agency.tree, &request, checked, rng)?;
+        let response = holder.respond_with_key(
+            keys,
+            agency.registry,
+            &agency.tree,
+            &request,
+            checked,
+            Some(key.public_key().to_bytes()),
+            rng,
+        )?;
         proving += t.elapsed();
         if presentation_sample.is_none() {
             presentation_sample = Some((request.clone(), response.clone()));
         }
-        point.decide(&response)
+        Ok((point.decide(&response)?, key))
     };
 
     // Eligible households claim: three in five at north, the rest at east.
     let mut at_north = Vec::new();
     let mut served = Vec::new();
+    // Each household's wallet: the note its claim will have minted to its key.
+    let mut wallets: Vec<OwnedNote> = Vec::new();
     for (i, h) in all.iter().enumerate().filter(|(_, h)| h.eligible) {
         let at_east = served.len() % 5 >= 3;
         // Whoever of the household comes: usually the first member.
         let who = &h.holders[served.len() % h.holders.len()];
         let point = if at_east { &east } else { &north };
         match counter(point, who, true, &mut rng)? {
-            Decision::Accept(_) => summary.claims_accepted += 1,
-            Decision::Reject { reason, detail } => {
+            (Decision::Accept(a), key) => {
+                summary.claims_accepted += 1;
+                wallets.push(OwnedNote::from_claim(program_id.bytes(), key, a.quantity));
+            }
+            (Decision::Reject { reason, detail }, _) => {
                 anyhow::bail!(
                     "an eligible household was refused ({}): {detail}",
                     reason.code()
@@ -331,7 +361,7 @@ pub async fn run(
         let who = h.holders.last().context("a household without holders")?;
         let point = if at_east { &east } else { &north };
         summary.double_claims_attempted += 1;
-        match counter(point, who, true, &mut rng)? {
+        match counter(point, who, true, &mut rng)?.0 {
             Decision::Reject {
                 reason: RejectReason::AlreadyClaimed,
                 ..
@@ -345,7 +375,7 @@ pub async fn run(
         let h = &all[i];
         let who = h.holders.last().context("a household without holders")?;
         summary.double_claims_attempted += 1;
-        match counter(&east, who, true, &mut rng)? {
+        match counter(&east, who, true, &mut rng)?.0 {
             Decision::Accept(_) => summary.claims_accepted += 1,
             other => {
                 anyhow::bail!("the offline point refused a claim it could not know: {other:?}")
@@ -356,7 +386,7 @@ pub async fn run(
     let ineligible: Vec<usize> = (0..all.len()).filter(|&i| !all[i].eligible).collect();
     let forced = (ineligible.len() / 50).clamp(1, 15).min(ineligible.len());
     for &i in ineligible.iter().take(forced) {
-        match counter(&north, &all[i].holders[0], false, &mut rng)? {
+        match counter(&north, &all[i].holders[0], false, &mut rng)?.0 {
             Decision::Reject {
                 reason: RejectReason::NotEligible,
                 ..
@@ -408,13 +438,50 @@ pub async fn run(
         summary.offline_double_claims_detected
     ));
 
+    // The entitlement is in the households' wallets; some spend at a shop (north's
+    // organisation), which redeems; the ledger's audit must still balance.
+    let value = pay_and_redeem(net, &north, &program_id, &wallets, &mut rng).await?;
+    summary.shop_payments = value.payments;
+    summary.double_spends_refused = value.double_spends_refused;
+    let audit = net.client.program_audit(program_id.bytes()).await?;
+    let amount = |k: &str| {
+        audit[k]
+            .as_str()
+            .and_then(|s| s.parse::<u128>().ok())
+            .unwrap_or(0)
+    };
+    summary.value_minted = amount("minted");
+    summary.value_redeemed = amount("redeemed");
+    summary.conservation_ok = audit["conservationOk"] == json!(true);
+    ensure!(
+        summary.conservation_ok,
+        "the value audit failed: {}",
+        audit["problem"]
+    );
+    ensure!(
+        summary.value_redeemed == value.redeemed as u128,
+        "the ledger redeemed {} but the shop asked for {}",
+        summary.value_redeemed,
+        value.redeemed
+    );
+    say(format!(
+        "Value: {} USD cents minted to {} one-time keys; {} payments at the shop (amounts hidden), {} redeemed by the shop; a second spend of a spent note refused ({}). Audit over {} unspent notes: conservation {}.",
+        summary.value_minted,
+        audit["claimNotes"],
+        summary.shop_payments,
+        summary.value_redeemed,
+        summary.double_spends_refused,
+        audit["unspentNotes"],
+        if summary.conservation_ok { "holds" } else { "FAILS" }
+    ));
+
     // The donor report: the ledger's counts, nothing else.
     let round = net.client.round_report(&program_id, 1).await?;
     summary.claims_on_ledger = round["claims"].as_u64().unwrap_or(0);
     summary.entitlement_on_ledger = round["entitlement"].as_u64().unwrap_or(0);
     let report = json!({
         "program": program_id,
-        "programName": "winter food, camp 7",
+        "programName": PROGRAM_NAME,
         "policy": POLICY,
         "round": 1,
         "unit": round["unit"],
@@ -424,6 +491,13 @@ pub async fn run(
         "points": round["points"],
         "milestone": round["milestone"],
         "registry": {"id": agency.registry, "credentialsIssued": summary.credentials_issued},
+        "value": {
+            "minted": audit["minted"],
+            "redeemed": audit["redeemed"],
+            "outstanding": audit["outstanding"],
+            "payments": audit["transfers"],
+            "conservationOk": summary.conservation_ok,
+        },
     });
     // The report must not carry anything that links to a household: check it for
     // every nullifier and commitment of this run.
@@ -443,6 +517,12 @@ pub async fn run(
                 );
             }
         }
+    }
+    for note in &wallets {
+        ensure!(
+            !text.contains(&hex::encode(note.id())),
+            "the donor report carries a household's note"
+        );
     }
     ensure!(
         summary.claims_on_ledger == served.len() as u64,
@@ -486,4 +566,98 @@ pub async fn run(
         )?;
     }
     Ok((summary, report))
+}
+
+/// What the shop part of the round did.
+struct ShopDay {
+    payments: usize,
+    double_spends_refused: usize,
+    redeemed: u64,
+}
+
+/// Households pay the shop from their claim notes (a transfer each: the shop's output
+/// and the change to a new key of the household, amounts hidden); one tries to spend
+/// its note a second time and is refused; the shop redeems what it received.
+async fn pay_and_redeem(
+    net: &Network,
+    shop: &Point,
+    program: &weft_types::ProgramId,
+    wallets: &[OwnedNote],
+    rng: &mut ChaCha20Rng,
+) -> anyhow::Result<ShopDay> {
+    let program = *program.bytes();
+    let mut day = ShopDay {
+        payments: 0,
+        double_spends_refused: 0,
+        redeemed: 0,
+    };
+    let mut blocks = Vec::new();
+    let mut received = Vec::new();
+    let mut first_payment = None;
+    // At most 16 payments: one redeem spends them all.
+    for note in wallets.iter().take(weft_types::notes::MAX_NOTE_INPUTS) {
+        let price = rng.gen_range(1..=note.amount());
+        let shop_key = OwnerSecretKey::random(rng);
+        let change_key = OwnerSecretKey::random(rng);
+        let shop_pk = shop_key.public_key();
+        let payment = weft_entitlements::transfer(
+            program,
+            std::slice::from_ref(note),
+            &[
+                Recipient {
+                    owner: shop_pk,
+                    amount: price,
+                },
+                Recipient {
+                    owner: change_key.public_key(),
+                    amount: note.amount() - price,
+                },
+            ],
+            rng,
+        )?;
+        // The shop opens its output (it knows its key) and checks the price.
+        let mine = payment
+            .outputs
+            .iter()
+            .find_map(|o| OwnedNote::decrypt(&program, o, &shop_key))
+            .context("the payment has no output for the shop")?;
+        ensure!(mine.amount() == price, "the shop was paid the wrong amount");
+        received.push(mine);
+        if first_payment.is_none() {
+            first_payment = Some(note.clone());
+        }
+        blocks.push(net.anonymous(Payload::Transfer(Box::new(payment))).await?);
+    }
+    net.apply_all(&blocks).await?;
+    day.payments = blocks.len();
+    // A household pays again with the note it already spent: refused at once.
+    if let Some(spent) = first_payment {
+        let again = weft_entitlements::transfer(
+            program,
+            &[spent.clone()],
+            &[Recipient {
+                owner: OwnerSecretKey::random(rng).public_key(),
+                amount: spent.amount(),
+            }],
+            rng,
+        )?;
+        let block = net.anonymous(Payload::Transfer(Box::new(again))).await?;
+        match net.client.submit(&block).await {
+            Err(e) if e.to_string().contains("noteSpent") => day.double_spends_refused += 1,
+            other => anyhow::bail!("a second spend of a spent note was not refused: {other:?}"),
+        }
+    }
+    if received.is_empty() {
+        return Ok(day);
+    }
+    // The shop redeems everything it received; the agency pays it that public amount.
+    let total: u64 = received.iter().map(OwnedNote::amount).sum();
+    let redeem =
+        weft_entitlements::redeem(program, &received, total, shop.key.public_key().0, &[], rng)?;
+    let block = net
+        .signed(&shop.key, Payload::Redeem(Box::new(redeem)))
+        .await?;
+    net.apply_all(&[block]).await?;
+    day.redeemed = total;
+    Ok(day)
 }

@@ -87,6 +87,20 @@ impl Network {
         ))
     }
 
+    /// An anonymous block carrying `payload` (a household's transfer) on fresh tips,
+    /// with the proof of work the node asks for (`powDifficulty` in its info; 0 in dev).
+    pub async fn anonymous(&self, payload: Payload) -> anyhow::Result<Block> {
+        let tips = self.client.tips(4).await?;
+        let difficulty = self.client.info().await?["powDifficulty"]
+            .as_u64()
+            .unwrap_or(0) as u32;
+        let mut block = BlockBuilder::new(self.network, tips, now_ms())
+            .payload(payload)
+            .anonymous();
+        block.mine(difficulty);
+        Ok(block)
+    }
+
     /// Submits `block` and waits for its confirmation.
     pub async fn confirm(&self, block: &Block) -> anyhow::Result<BlockMetadata> {
         self.client.submit(block).await?;
@@ -329,7 +343,24 @@ impl Holder {
         checked: bool,
         rng: &mut R,
     ) -> anyhow::Result<PresentationResponse> {
-        let r = request.circuit_request()?;
+        self.respond_with_key(keys, registry, tree, request, checked, None, rng)
+    }
+
+    /// [`Holder::respond`] for a value program: the answer carries `entitlement_key`
+    /// (a fresh one-time key whose secret the wallet keeps), bound into the proof's
+    /// challenge, to which the ledger mints the round's entitlement.
+    #[allow(clippy::too_many_arguments)]
+    pub fn respond_with_key<R: RngCore + CryptoRng>(
+        &self,
+        keys: &Keys,
+        registry: RegistryId,
+        tree: &Registry,
+        request: &PresentationRequest,
+        checked: bool,
+        entitlement_key: Option<[u8; 32]>,
+        rng: &mut R,
+    ) -> anyhow::Result<PresentationResponse> {
+        let r = request.circuit_request_for(entitlement_key)?;
         let mut disclosed = [None; NUM_ATTRIBUTES];
         for (j, d) in disclosed.iter_mut().enumerate() {
             if request.disclose & (1 << j) != 0 {
@@ -368,11 +399,10 @@ impl Holder {
             nullifier: statement.nullifier,
             disclosed: statement.disclosed,
         };
-        Ok(PresentationResponse::from_presentation(
-            request,
-            registry,
-            &presentation,
-        ))
+        let mut response =
+            PresentationResponse::from_presentation(request, registry, &presentation);
+        response.entitlement_key = entitlement_key;
+        Ok(response)
     }
 
     /// Whether the credential meets `request`'s policy at the request's time (the

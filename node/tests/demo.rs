@@ -82,6 +82,21 @@ fn the_demo_anchors_records_catches_the_duplicate_and_checks_proofs_offline() {
     let per_point: u64 = points.iter().map(|p| p["claims"].as_u64().unwrap()).sum();
     assert_eq!(per_point, eligible);
 
+    // The entitlement reached households as value notes; payments at the shop and its
+    // redemption keep the books: the audit holds, a second spend was refused.
+    assert_eq!(report["conservation_ok"], true, "{report}");
+    assert_eq!(donor["value"]["conservationOk"], true);
+    let minted: u128 = report["value_minted"].as_str().unwrap().parse().unwrap();
+    assert_eq!(minted, n("entitlement_on_ledger") as u128);
+    assert!(n("shop_payments") >= 1);
+    assert_eq!(n("double_spends_refused"), 1);
+    let redeemed: u128 = report["value_redeemed"].as_str().unwrap().parse().unwrap();
+    assert!(redeemed >= 1 && redeemed <= minted);
+    assert_eq!(
+        donor["value"]["outstanding"].as_str().unwrap(),
+        (minted - redeemed).to_string()
+    );
+
     // The sample presentation and its QR code: the image decodes to the same bytes.
     let presentation = read("presentation.json");
     let response =
