@@ -19,6 +19,9 @@
 //!   text, and the proof packed as the presentation response.
 //! - [`import`]: credentials from the issuer's signed W3C VC 2.0 document, checked
 //!   against the issuer's DID document and, from a node, the registry.
+//! - [`notes`] and [`payment`]: value notes (a value program's entitlement, paid to a
+//!   one-time key the wallet keeps), the scan that finds them, the balance, and paying a
+//!   shop's payment request by QR.
 //! - [`qr`]: QR codes for the terminal and as PNG, and reading one back from a PNG.
 //! - [`wallet`]: [`Wallet`], the unlocked wallet tying it all together.
 //! - `file` (not on wasm): the atomic file storage the CLI uses.
@@ -34,6 +37,8 @@ pub mod import;
 pub mod keys;
 pub mod measure;
 pub mod model;
+pub mod notes;
+pub mod payment;
 pub mod prove;
 pub mod qr;
 pub mod request;
@@ -45,6 +50,8 @@ pub use enrol::Enrolment;
 pub use import::{IssuerEvidence, RegistryEvidence};
 pub use keys::{HouseholdHandover, RecoveryPhrase};
 pub use model::{FrHex, RegistryId, StoredCredential};
+pub use notes::{ProgramBalance, ScanReport, ScannedMilestone, ValueNotes};
+pub use payment::{Payment, PaymentRequest};
 pub use request::{read_request, PresentationRequest, PresentationResponse};
 pub use store::{KdfParams, MemoryStorage, StorageError, WalletStorage};
 pub use sync::{ChunkResponse, SyncBundle, SyncReport};
@@ -148,6 +155,32 @@ pub enum WalletError {
     /// A QR code that cannot be made or read.
     #[error("QR code: {0}")]
     Qr(String),
+    /// A payment request or payment that cannot be read or made.
+    #[error("payment: {0}")]
+    Payment(String),
+    /// The shop's payment request has expired.
+    #[error("the payment request expired {seconds_ago} s ago: ask the shop for a new one")]
+    PaymentExpired {
+        /// How long ago.
+        seconds_ago: u64,
+    },
+    /// The request asks for value of a program the wallet holds no notes of.
+    #[error("wrong program: this wallet holds no value of program {0} (sync your notes, or check the shop's request)")]
+    WrongProgram(String),
+    /// The wallet's spendable notes of the program do not cover the amount.
+    #[error(
+        "insufficient balance: you can spend {available}{}, the shop asks for {asked}{}",
+        unit_suffix(unit),
+        unit_suffix(unit)
+    )]
+    InsufficientBalance {
+        /// What the wallet can spend now.
+        available: u128,
+        /// What the shop asks.
+        asked: u64,
+        /// The program's unit, if known.
+        unit: String,
+    },
     /// Proving failed (the circuit's own error).
     #[error(transparent)]
     Circuit(#[from] weft_circuits::CircuitError),
@@ -161,6 +194,14 @@ fn wait_note(ms: u64) -> String {
             "; the next try is allowed in {:.0} s",
             (ms as f64 / 1000.0).ceil()
         )
+    }
+}
+
+fn unit_suffix(unit: &str) -> String {
+    if unit.is_empty() {
+        String::new()
+    } else {
+        format!(" {unit}")
     }
 }
 

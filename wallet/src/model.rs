@@ -308,6 +308,9 @@ pub struct WalletData {
     /// Issuers known from the last sync.
     #[serde(default)]
     pub issuers: Vec<IssuerInfo>,
+    /// Value notes: one-time keys, notes found, the scan position.
+    #[serde(default)]
+    pub value: crate::notes::ValueNotes,
     /// In the real wallet only: the duress slot's key, so that the real wallet can
     /// re-encrypt the decoy when the slots grow. Hex; absent without a duress PIN.
     #[serde(default)]
@@ -343,6 +346,7 @@ impl WalletData {
             roots: BTreeMap::new(),
             programs: Vec::new(),
             issuers: Vec::new(),
+            value: Default::default(),
             decoy_key: None,
         }
     }

@@ -259,7 +259,18 @@ pub fn describe(
     let mut text = format!(
         "A distribution point asks you to prove that you can receive aid from \"{program}\" (round {round}).\n"
     );
-    if !req.summary.trim().is_empty() {
+    if req.value_notes {
+        let what = if req.summary.trim().is_empty() {
+            "Your household's entitlement".to_string()
+        } else {
+            format!("Your household's entitlement ({})", req.summary.trim())
+        };
+        text.push_str(&format!(
+            "{what} arrives as value in this wallet, not over the counter: it is paid to a new \
+             one-time key that only this wallet holds and that nobody can link to your credential. \
+             Sync your notes once the point has sent its claims to see it, then pay shops with it.\n"
+        ));
+    } else if !req.summary.trim().is_empty() {
         text.push_str(&format!(
             "It says your household receives: {}.\n",
             req.summary.trim()
@@ -303,8 +314,23 @@ pub fn circuit(
     req: &PresentationRequest,
     depth: usize,
 ) -> Result<EligibilityCircuit> {
+    circuit_for(data, secrets, cred, req, None, depth)
+}
+
+/// [`circuit`] for an answer carrying `entitlement_key` (a value program's claim: the
+/// key is bound into the proof's challenge).
+pub fn circuit_for(
+    data: &WalletData,
+    secrets: &HolderSecrets,
+    cred: &StoredCredential,
+    req: &PresentationRequest,
+    entitlement_key: Option<[u8; 32]>,
+    depth: usize,
+) -> Result<EligibilityCircuit> {
     crate::sync::check_fresh(data, cred)?;
-    let request = circuit_request(req)?;
+    let request = req
+        .circuit_request_for(entitlement_key)
+        .map_err(|e| WalletError::Request(e.to_string()))?;
     let not_synced =
         || WalletError::StaleRegistry(format!("credential {} is not synced", cred.id()));
     let path = cred.registry_path().ok_or_else(not_synced)?;
@@ -357,12 +383,26 @@ pub fn respond<R: RngCore + CryptoRng>(
     req: &PresentationRequest,
     rng: &mut R,
 ) -> Result<PresentationResponse> {
+    respond_with_key(keys, data, secrets, cred, req, None, rng)
+}
+
+/// [`respond`] for a value program: the response carries `entitlement_key` (the public
+/// half of a one-time key the wallet keeps), bound into the proof's challenge; the
+/// ledger mints the round's entitlement to it when the claim is confirmed.
+pub fn respond_with_key<R: RngCore + CryptoRng>(
+    keys: &Keys,
+    data: &WalletData,
+    secrets: &HolderSecrets,
+    cred: &StoredCredential,
+    req: &PresentationRequest,
+    entitlement_key: Option<[u8; 32]>,
+    rng: &mut R,
+) -> Result<PresentationResponse> {
     program_name(data, req)?;
-    let c = circuit(data, secrets, cred, req, keys.depth)?;
+    let c = circuit_for(data, secrets, cred, req, entitlement_key, keys.depth)?;
     let p = Presentation::prove(keys, c, rng)?;
-    Ok(PresentationResponse::from_presentation(
-        req,
-        weft_types::RegistryId(cred.registry.0),
-        &p,
-    ))
+    let mut response =
+        PresentationResponse::from_presentation(req, weft_types::RegistryId(cred.registry.0), &p);
+    response.entitlement_key = entitlement_key;
+    Ok(response)
 }

@@ -15,6 +15,11 @@ use crate::enrol::Enrolment;
 use crate::import::IssuerEvidence;
 use crate::keys::{HouseholdHandover, RecoveryPhrase};
 use crate::model::{FrHex, WalletData};
+use crate::notes::{
+    unit_of_summary, KeyPurpose, NoteKey, ProgramBalance, ProgramLabel, ScanReport,
+    ScannedMilestone, ValueNotes,
+};
+use crate::payment::{Payment, PaymentRequest};
 use crate::prove::Consent;
 use crate::request::{PresentationRequest, PresentationResponse};
 use crate::store::{self, KdfParams, Opened, WalletStorage, DECOY_MARKER};
@@ -288,11 +293,125 @@ impl<S: WalletStorage> Wallet<S> {
         wanted: Option<&str>,
         rng: &mut R,
     ) -> Result<PresentationResponse> {
+        if request.value_notes {
+            return Err(WalletError::Request(
+                "a value program's answer carries a one-time key the wallet must keep: \
+                 answer it with Wallet::answer"
+                    .into(),
+            ));
+        }
         let data = &self.opened.data;
         crate::prove::program_name(data, request)?;
         let circuit = crate::prove::circuit_request(request)?;
         let cred = crate::prove::choose(data, &self.secrets, request, &circuit, wanted)?;
         crate::prove::respond(keys, data, &self.secrets, cred, request, rng)
+    }
+
+    /// Answers `request` like [`Wallet::respond`], and for a value program
+    /// (`request.value_notes`) with a fresh one-time entitlement key: the proof binds
+    /// its public half, the response carries it, and its secret is stored in the
+    /// wallet (with the program, round, name and unit) before the response is returned,
+    /// so the claim note the ledger mints to it can be opened by a later
+    /// [`Wallet::scan_notes`]. `now_ms` dates the key.
+    pub fn answer<R: RngCore + CryptoRng>(
+        &mut self,
+        keys: &Keys,
+        request: &PresentationRequest,
+        wanted: Option<&str>,
+        now_ms: u64,
+        rng: &mut R,
+    ) -> Result<PresentationResponse> {
+        if !request.value_notes {
+            return self.respond(keys, request, wanted, rng);
+        }
+        let data = &self.opened.data;
+        let name = crate::prove::program_name(data, request)?;
+        let circuit = crate::prove::circuit_request(request)?;
+        let cred = crate::prove::choose(data, &self.secrets, request, &circuit, wanted)?;
+        let key = NoteKey::generate(
+            request.program,
+            KeyPurpose::Entitlement {
+                round: request.round,
+            },
+            now_ms,
+            rng,
+        );
+        let response = crate::prove::respond_with_key(
+            keys,
+            data,
+            &self.secrets,
+            cred,
+            request,
+            Some(key.public),
+            rng,
+        )?;
+        let mut data = self.opened.data.clone();
+        data.value.keys.push(key);
+        data.value.labels.insert(
+            request.program,
+            ProgramLabel {
+                name,
+                unit: unit_of_summary(&request.summary),
+            },
+        );
+        self.commit(data, rng)?;
+        Ok(response)
+    }
+
+    /// The wallet's value notes (read-only).
+    pub fn value(&self) -> &ValueNotes {
+        &self.opened.data.value
+    }
+
+    /// The balance per program at `now_ms`.
+    pub fn balances(&self, now_ms: u64) -> Vec<ProgramBalance> {
+        self.opened.data.value.balances(now_ms)
+    }
+
+    /// Applies scanned milestones (in ascending order, from
+    /// `ValueNotes::scanned + 1`): notes found, spends seen; saved once.
+    pub fn scan_notes<R: RngCore + CryptoRng>(
+        &mut self,
+        milestones: &[ScannedMilestone],
+        rng: &mut R,
+    ) -> Result<ScanReport> {
+        let mut data = self.opened.data.clone();
+        let mut report = ScanReport::default();
+        for m in milestones {
+            data.value.scan(m, &mut report);
+        }
+        self.commit(data, rng)?;
+        Ok(report)
+    }
+
+    /// Pays a shop's `request` at `now_ms`: builds the transfer (the shop's output and
+    /// the change to a new key of the wallet's own) and saves the change key and the
+    /// held-back notes before returning it. Refusals change nothing
+    /// ([`ValueNotes::prepare_payment`]).
+    pub fn pay<R: RngCore + CryptoRng>(
+        &mut self,
+        request: &PaymentRequest,
+        now_ms: u64,
+        rng: &mut R,
+    ) -> Result<Payment> {
+        let mut data = self.opened.data.clone();
+        let payment = data.value.prepare_payment(request, now_ms, rng)?;
+        self.commit(data, rng)?;
+        Ok(payment)
+    }
+
+    /// Gives back the notes of a payment the ledger refused (they may be paid again).
+    pub fn release_payment<R: RngCore + CryptoRng>(
+        &mut self,
+        nonce: &[u8; 16],
+        rng: &mut R,
+    ) -> Result<usize> {
+        let mut data = self.opened.data.clone();
+        let n = data.value.release(nonce);
+        if n > 0 {
+            self.commit(data, rng)?;
+        }
+        Ok(n)
     }
 
     /// Sets (or replaces) the duress PIN, with a fresh decoy wallet. Not available from

@@ -16,8 +16,12 @@ use rand::rngs::OsRng;
 use weft_wallet::file::FileStorage;
 use weft_wallet::import::{IssuerEvidence, RegistryEvidence};
 use weft_wallet::model::{fr_hex, StoredCredential};
+use weft_wallet::notes::{ScannedContent, ScannedMilestone, ScannedNote};
 use weft_wallet::wallet::now_ms;
-use weft_wallet::{qr, read_request, KdfParams, RecoveryPhrase, SyncBundle, Wallet, WalletError};
+use weft_wallet::{
+    qr, read_request, KdfParams, Payment, PaymentRequest, RecoveryPhrase, SyncBundle, Wallet,
+    WalletError,
+};
 use zeroize::Zeroizing;
 
 #[derive(Parser)]
@@ -97,6 +101,36 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Value notes (a value program's entitlements and change).
+    Notes {
+        #[command(subcommand)]
+        command: NotesCommand,
+    },
+    /// The value this wallet holds, per program.
+    Balance {
+        /// Print it as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pay a shop's payment request (`weft-verifier shop request`): prints the payment
+    /// for the shop to read (JSON and QR), or submits it with --node.
+    Pay {
+        /// The request: its JSON, its binary form (raw or hex), or a PNG of its QR code.
+        request: PathBuf,
+        /// Also write the payment's QR code as a PNG image.
+        #[arg(long)]
+        png: Option<PathBuf>,
+        /// Print only JSON (no terminal QR code).
+        #[arg(long)]
+        json: bool,
+        /// Submit the payment to this node (an anonymous block with the node's proof of
+        /// work) and wait for the ledger's answer, instead of handing it to the shop.
+        #[arg(long)]
+        node: Option<String>,
+        /// Pay without asking (scripts).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Set or replace the duress PIN (it opens an empty decoy wallet).
     Duress,
     /// Measure unlock, chunk sync and proving (a throw-away wallet in memory).
@@ -141,6 +175,18 @@ enum HouseholdCommand {
     Import {
         /// The code: a text file with its JSON, or a PNG image of the QR code.
         file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum NotesCommand {
+    /// Scan the milestones since the last scan for notes to this wallet's keys and for
+    /// spends of its notes. Every milestone's notes are downloaded (the node never
+    /// learns which ones the wallet looks for).
+    Sync {
+        /// The node's API (http://host:port).
+        #[arg(long)]
+        node: String,
     },
 }
 
@@ -511,7 +557,7 @@ fn run(cli: &Cli) -> Result<()> {
             let bytes = std::fs::read(request)
                 .with_context(|| format!("cannot read {}", request.display()))?;
             let req = read_request(&bytes).with_context(|| format!("{}", request.display()))?;
-            let w = open(&cli.wallet, &mut input)?;
+            let mut w = open(&cli.wallet, &mut input)?;
             let consent = w.describe(&req, credential.as_deref())?;
             eprintln!("{}", consent.text);
             if !yes {
@@ -526,7 +572,19 @@ fn run(cli: &Cli) -> Result<()> {
                 .with_context(|| format!("cannot read {}", proving_key.display()))?;
             let keys = weft_circuits::Keys::from_proving_key_bytes(&pk)
                 .context("the proving key is not valid")?;
-            let response = w.respond(&keys, &req, Some(&consent.credential_id), &mut OsRng)?;
+            let response = w.answer(
+                &keys,
+                &req,
+                Some(&consent.credential_id),
+                now_ms(),
+                &mut OsRng,
+            )?;
+            if response.entitlement_key.is_some() {
+                eprintln!(
+                    "The entitlement will be paid to a new one-time key kept in this wallet: \
+                     run `weft-wallet notes sync --node URL` after the point has submitted its claims."
+                );
+            }
             let bytes = response.to_bytes();
             println!("{}", serde_json::to_string_pretty(&response.to_json())?);
             if !json {
@@ -571,6 +629,68 @@ fn run(cli: &Cli) -> Result<()> {
                 );
             }
             Ok(())
+        }
+        Command::Notes {
+            command: NotesCommand::Sync { node },
+        } => {
+            let mut w = open(&cli.wallet, &mut input)?;
+            notes_sync(node, &mut w)?;
+            print_balance(&w, false)
+        }
+        Command::Balance { json } => {
+            let w = open(&cli.wallet, &mut input)?;
+            print_balance(&w, *json)
+        }
+        Command::Pay {
+            request,
+            png,
+            json,
+            node,
+            yes,
+        } => {
+            let bytes = std::fs::read(request)
+                .with_context(|| format!("cannot read {}", request.display()))?;
+            let req =
+                PaymentRequest::read(&bytes).with_context(|| format!("{}", request.display()))?;
+            let mut w = open(&cli.wallet, &mut input)?;
+            let label = w.value().labels.get(&req.program).cloned();
+            let (name, unit) = label
+                .map(|l| (format!("\"{}\"", l.name), format!(" {}", l.unit)))
+                .unwrap_or_else(|| (format!("program {}", req.program), String::new()));
+            eprintln!(
+                "Pay {}{unit} of {name} to the shop {}.",
+                req.amount, req.shop
+            );
+            if !yes {
+                let answer = input.secret("WEFT_WALLET_CONSENT", "Pay? (yes/no)")?;
+                if !answer.trim().eq_ignore_ascii_case("yes")
+                    && !answer.trim().eq_ignore_ascii_case("y")
+                {
+                    bail!("not paid");
+                }
+            }
+            let payment = w.pay(&req, now_ms(), &mut OsRng)?;
+            let bytes = payment.to_bytes();
+            if let Some(path) = png {
+                write_file(path, &qr::png(&bytes, 4)?)?;
+                eprintln!("Payment QR code written to {}", path.display());
+            }
+            match node {
+                Some(url) => submit_payment(url, &mut w, &payment, *json),
+                None => {
+                    println!("{}", serde_json::to_string_pretty(&payment.to_json())?);
+                    if !json {
+                        eprintln!("Show this QR code to the shop:");
+                        match qr::terminal(&bytes) {
+                            Ok(code) => print!("{code}"),
+                            Err(e) => {
+                                eprintln!("(no QR code: {e}; hand the shop the JSON instead)")
+                            }
+                        }
+                    }
+                    Ok(())
+                }
+            }
         }
         Command::Duress => {
             let mut w = open(&cli.wallet, &mut input)?;
@@ -750,4 +870,224 @@ fn node_evidence(url: &str, doc: &serde_json::Value) -> Result<IssuerEvidence> {
             }),
         })
     })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the network runtime")
+}
+
+/// A milestone's notes as the node lists them, in the wallet's terms.
+fn scanned(m: weft_client::MilestoneNotes) -> ScannedMilestone {
+    ScannedMilestone {
+        index: m.milestone,
+        created: m
+            .created
+            .into_iter()
+            .map(|c| {
+                let content = match (c.kind.as_str(), c.output(), c.claim_amount()) {
+                    ("output", Some(o), _) => ScannedContent::Output(o),
+                    ("claim", _, Some(amount)) => ScannedContent::Claim { amount },
+                    _ => ScannedContent::Other,
+                };
+                ScannedNote {
+                    program: c.program,
+                    id: c.note,
+                    owner: c.owner,
+                    content,
+                }
+            })
+            .collect(),
+        spent: m.spent.into_iter().map(|s| (s.program, s.note)).collect(),
+    }
+}
+
+/// Milestones fetched at once.
+const SCAN_PARALLEL: u32 = 16;
+/// Milestones applied (and the wallet saved) at once.
+const SCAN_SAVE_EVERY: usize = 2_000;
+
+/// `notes sync`: every milestone since the last scan, all of its notes.
+fn notes_sync(node: &str, w: &mut Wallet<FileStorage>) -> Result<()> {
+    let rt = runtime()?;
+    let client = weft_client::Client::new(node.trim_end_matches('/'));
+    let from = w.value().scanned + 1;
+    let latest = match rt.block_on(client.latest_milestone()) {
+        Ok(m) => m.index,
+        Err(weft_client::ClientError::Api { status: 404, .. }) => 0,
+        Err(e) => return Err(e).context("asking the node for its latest milestone"),
+    };
+    if latest < from {
+        println!("Notes up to date (milestone {}).", latest.max(from - 1));
+        return Ok(());
+    }
+    let mut batch: Vec<ScannedMilestone> = Vec::new();
+    let mut received = Vec::new();
+    let mut spent = 0;
+    let mut start = from;
+    while start <= latest {
+        let end = latest.min(start + SCAN_PARALLEL - 1);
+        let fetched = rt.block_on(async {
+            let mut set = tokio::task::JoinSet::new();
+            for i in start..=end {
+                let c = client.clone();
+                set.spawn(async move { (i, c.milestone_notes(i).await) });
+            }
+            let mut out = Vec::new();
+            while let Some(r) = set.join_next().await {
+                let (i, notes) = r.context("a download task failed")?;
+                out.push(notes.with_context(|| format!("notes of milestone {i}"))?);
+            }
+            anyhow::Ok(out)
+        })?;
+        let mut fetched: Vec<ScannedMilestone> = fetched.into_iter().map(scanned).collect();
+        fetched.sort_by_key(|m| m.index);
+        batch.extend(fetched);
+        if batch.len() >= SCAN_SAVE_EVERY || end == latest {
+            let r = w.scan_notes(&batch, &mut OsRng)?;
+            received.extend(r.received);
+            spent += r.spent;
+            batch.clear();
+        }
+        start = end + 1;
+    }
+    println!(
+        "Scanned milestones {from}..{latest}: {} note(s) received, {spent} of yours seen spent.",
+        received.len()
+    );
+    for (program, amount) in received {
+        let unit = w
+            .value()
+            .labels
+            .get(&program)
+            .map(|l| format!(" {}", l.unit))
+            .unwrap_or_default();
+        println!("  received {amount}{unit} (program {program})");
+    }
+    Ok(())
+}
+
+fn print_balance(w: &Wallet<FileStorage>, json: bool) -> Result<()> {
+    let balances = w.balances(now_ms());
+    if json {
+        let list: Vec<serde_json::Value> = balances
+            .iter()
+            .map(|b| {
+                serde_json::json!({
+                    "program": b.program,
+                    "name": b.label.as_ref().map(|l| l.name.clone()),
+                    "unit": b.label.as_ref().map(|l| l.unit.clone()),
+                    "available": b.available.to_string(),
+                    "notes": b.notes,
+                    "pendingOut": b.pending_out.to_string(),
+                    "pendingNotes": b.pending_notes,
+                    "awaitingClaims": b.awaiting_claims,
+                    "spentNotes": b.spent,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "scannedTo": w.value().scanned,
+                "programs": list,
+            }))?
+        );
+        return Ok(());
+    }
+    if balances.is_empty() {
+        println!("No value held (answer a value program's request first).");
+    }
+    for b in &balances {
+        let (name, unit) = match &b.label {
+            Some(l) => (format!("\"{}\"", l.name), format!(" {}", l.unit)),
+            None => (String::from("program"), String::new()),
+        };
+        println!(
+            "{name} ({}): {}{unit} available in {} note(s); {}{unit} pending in {} note(s) of unconfirmed payments; {} claim(s) awaiting; {} note(s) spent",
+            b.program, b.available, b.notes, b.pending_out, b.pending_notes, b.awaiting_claims, b.spent
+        );
+    }
+    println!("(notes scanned up to milestone {})", w.value().scanned);
+    Ok(())
+}
+
+/// `pay --node`: the payment in an anonymous block with the node's proof of work; waits
+/// for the ledger's answer. A refusal gives the notes back.
+fn submit_payment(
+    url: &str,
+    w: &mut Wallet<FileStorage>,
+    payment: &Payment,
+    json: bool,
+) -> Result<()> {
+    use weft_client::{Client, ClientError, LedgerOutcome};
+    use weft_types::{BlockBuilder, NetworkId, Payload};
+    let rt = runtime()?;
+    let client = Client::new(url.trim_end_matches('/'));
+    let outcome: std::result::Result<u32, (String, String)> = rt.block_on(async {
+        let info = client.info().await?;
+        let network = info["networkId"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .or_else(|| info["networkId"].as_u64())
+            .context("the node's info has no networkId")?;
+        let difficulty = info["powDifficulty"].as_u64().unwrap_or(0) as u32;
+        let tips = client.tips(4).await?;
+        let mut block = BlockBuilder::new(NetworkId(network), tips, now_ms())
+            .payload(Payload::Transfer(Box::new(payment.transfer.clone())))
+            .anonymous();
+        block.mine(difficulty);
+        match client.submit(&block).await {
+            Ok(_) => {}
+            Err(ClientError::Api {
+                status: 400,
+                code,
+                message,
+            }) => return anyhow::Ok(Err((code, message))),
+            Err(e) => return Err(e.into()),
+        }
+        Ok(
+            match client
+                .wait_outcome(&block.id(), std::time::Duration::from_secs(60))
+                .await?
+            {
+                LedgerOutcome::Applied { milestone } => Ok(milestone),
+                LedgerOutcome::Conflicting {
+                    reason,
+                    description,
+                    ..
+                } => Err((reason, description)),
+            },
+        )
+    })?;
+    match outcome {
+        Ok(milestone) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"outcome": "paid", "milestone": milestone, "payment": payment.to_json()})
+                );
+            } else {
+                println!("PAID: confirmed at milestone {milestone}. Run `weft-wallet notes sync` to see your change.");
+            }
+            Ok(())
+        }
+        Err((code, message)) => {
+            w.release_payment(&payment.nonce, &mut OsRng)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"outcome": "refused", "reason": code, "detail": message})
+                );
+            } else {
+                println!("REFUSED ({code}): {message}");
+                println!(
+                    "Nothing was paid. Run `weft-wallet notes sync --node URL` and try again."
+                );
+            }
+            std::process::exit(2);
+        }
+    }
 }
