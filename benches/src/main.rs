@@ -6,6 +6,7 @@
 #![recursion_limit = "256"]
 
 mod claims;
+mod entitlements;
 mod issuance;
 mod ledger;
 mod zk;
@@ -30,6 +31,9 @@ enum Command {
     /// Start a dev node; time a distribution point's offline verify-and-record per
     /// presentation, and the node's confirmation rate of claims (batched proofs).
     Claims(claims::Args),
+    /// Confidential transfers: build and verify times (2 inputs, 2 outputs), and a dev
+    /// node's confirmation rate of transfers.
+    Entitlements(entitlements::Args),
     /// Eligibility-proof measurements: constraints, setup, proving (1 and 2 threads),
     /// verification, batch verification, Poseidon, registry build, presentation size.
     Zk {
@@ -68,6 +72,14 @@ fn main() -> anyhow::Result<()> {
                 .build()?;
             let report = runtime.block_on(claims::run(args))?;
             print_report(&report, json, claims::summary)
+        }
+        Command::Entitlements(args) => {
+            let json = args.json;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let report = runtime.block_on(entitlements::run(args))?;
+            print_report(&report, json, entitlements::summary)
         }
         Command::Zk { json, quick } => {
             let report = if quick { zk::run_quick()? } else { zk::run()? };

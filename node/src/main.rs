@@ -58,6 +58,19 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         milestone_interval_ms: u64,
     },
+    /// Audit every value program (or one) from a node's ledger: the unspent notes must
+    /// commit to exactly minted minus redeemed. Exits with status 1 if any does not.
+    Audit {
+        /// The node's API.
+        #[arg(long, default_value = "http://127.0.0.1:7070")]
+        node: String,
+        /// Only this program (64 hex digits).
+        #[arg(long)]
+        program: Option<String>,
+        /// Print the node's answer as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the end-to-end demo on an embedded dev node.
     Demo {
         /// Print the report as JSON only.
@@ -139,6 +152,11 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Audit {
+            node,
+            program,
+            json,
+        } => runtime.block_on(audit(node, program, json)),
         Command::Demo {
             json,
             out,
@@ -152,6 +170,84 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(weft_node::demo::run(json, out, households))
         }
     }
+}
+
+/// `weft-node audit`: the node recomputes each program's sums from its unspent notes
+/// and kernels; this checks the identity again on the sums it reports, so a node that
+/// reported sums that do not balance is caught here too.
+async fn audit(node: String, program: Option<String>, json: bool) -> anyhow::Result<()> {
+    let client = weft_client::Client::new(node);
+    let programs = match program {
+        Some(p) => {
+            let id = weft_types::id::parse_hex_array::<32>(&p)
+                .map_err(|e| anyhow::anyhow!("--program {p:?}: {e}"))?;
+            vec![client.program_audit(&id).await?]
+        }
+        None => client.audit().await?["programs"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+    };
+    let mut all_ok = true;
+    let mut rows = Vec::new();
+    for p in &programs {
+        let amount = |k: &str| -> anyhow::Result<u128> {
+            p[k].as_str()
+                .and_then(|s| s.parse().ok())
+                .with_context(|| format!("the node's audit has no {k}"))
+        };
+        let point = |k: &str| -> anyhow::Result<[u8; 32]> {
+            weft_types::id::parse_hex_array::<32>(p[k].as_str().unwrap_or_default())
+                .map_err(|e| anyhow::anyhow!("the node's audit: {k}: {e}"))
+        };
+        let (minted, redeemed) = (amount("minted")?, amount("redeemed")?);
+        let here = weft_entitlements::audit(
+            minted,
+            redeemed,
+            &[point("unspentCommitmentSum")?],
+            &[point("kernelSum")?],
+        );
+        let ok = p["conservationOk"] == serde_json::json!(true) && here.is_ok();
+        all_ok &= ok;
+        rows.push(format!(
+            "{}  minted {minted}  redeemed {redeemed}  outstanding {}  unspent notes {}  transfers {}  {}",
+            p["program"].as_str().unwrap_or("?"),
+            minted.saturating_sub(redeemed),
+            p["unspentNotes"],
+            p["transfers"],
+            if ok {
+                "conservation holds".to_string()
+            } else {
+                format!(
+                    "CONSERVATION FAILS: {}",
+                    p["problem"]
+                        .as_str()
+                        .map(str::to_owned)
+                        .or_else(|| here.err().map(|e| e.to_string()))
+                        .unwrap_or_default()
+                )
+            }
+        ));
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "conservationOk": all_ok,
+                "programs": programs,
+            }))?
+        );
+    } else if rows.is_empty() {
+        println!("no program has value notes yet");
+    } else {
+        for r in rows {
+            println!("{r}");
+        }
+    }
+    if !all_ok {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 fn init_logging(default: &str) {
