@@ -8,6 +8,9 @@
 //! handed over ([`Queue`]) and later learns from the ledger which of its claims were
 //! double claims made at another point while both were offline.
 //!
+//! A point in a value program (cash, vouchers) is also a shop: [`shop`] takes the
+//! households' payments by QR, holds the notes and redeems them with the agency.
+//!
 //! The core (this library) has no terminal; the `weft-verifier` binary is a thin CLI.
 //! The flow is specified in `specs/distribution-point.md`.
 
@@ -19,6 +22,7 @@ pub mod config;
 pub mod net;
 pub mod qr;
 pub mod queue;
+pub mod shop;
 pub mod snapshot;
 pub mod verify;
 

@@ -5,6 +5,8 @@
 //! `sync` downloads and checks a snapshot, `request` shows a presentation request,
 //! `verify` decides on an answer offline and records it before printing ACCEPT,
 //! `submit` sends the queue and reports double claims, `status` summarises the queue.
+//! `shop …` is the point as a shop of a value program: payment requests, payments
+//! received, balance, redemption (`weft_verifier::shop`).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -16,9 +18,11 @@ use weft_client::Client;
 use weft_credentials::presentation::PresentationResponse;
 use weft_types::{Did, ProgramId};
 use weft_verifier::net::{submit, sync};
+use weft_verifier::shop::{default_payee, deliver, Outcome, Refusal, ShopError, ShopStore};
 use weft_verifier::{
     now_ms, qr, ClaimState, Decision, PointConfig, Queue, RejectReason, Snapshot, Verifier,
 };
+use weft_wallet::payment::Payment;
 use zeroize::Zeroizing;
 
 #[derive(Parser)]
@@ -113,6 +117,285 @@ enum Command {
     },
     /// Summarises the queue.
     Status,
+    /// The shop of a value program: payment requests, payments received, balance,
+    /// redemption.
+    Shop {
+        #[command(subcommand)]
+        command: ShopCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ShopCommand {
+    /// Shows a payment request (JSON and QR) to a fresh one-time key of the shop.
+    Request {
+        /// The value program.
+        #[arg(long)]
+        program: ProgramId,
+        /// The amount, in the program's unit (1 ..= 2^64 - 1).
+        #[arg(long)]
+        amount: String,
+        /// Minutes the request stays valid.
+        #[arg(long, default_value_t = 15)]
+        ttl_minutes: u64,
+        /// Also write the QR code as a PNG.
+        #[arg(long)]
+        png: Option<PathBuf>,
+        /// Print only the JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reads a household's payment (a file, `-` for stdin, or a PNG of its QR code),
+    /// checks it, submits it and prints PAID or REFUSED with the reason.
+    Receive {
+        /// The payment (`weft-wallet pay` output).
+        file: PathBuf,
+        /// The node's API base URL.
+        #[arg(long)]
+        node: String,
+        /// Seconds to wait for the confirmation.
+        #[arg(long, default_value_t = 30)]
+        wait: u64,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The notes the shop holds, per program.
+    Balance {
+        /// Print it as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Redeems held notes with the agency for a public amount, signed by the point's
+    /// organisation key.
+    Redeem {
+        /// The value program.
+        #[arg(long)]
+        program: ProgramId,
+        /// The amount.
+        #[arg(long)]
+        amount: String,
+        /// Whom the agency pays: 64 hex digits (an account reference agreed with the
+        /// agency); default: the point's organisation key.
+        #[arg(long)]
+        payee: Option<String>,
+        /// The node's API base URL.
+        #[arg(long)]
+        node: String,
+        /// Seconds to wait for the confirmation.
+        #[arg(long, default_value_t = 30)]
+        wait: u64,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The unit of `program` from the snapshot (`None` if the point does not serve it).
+fn unit_of(verifier: &Verifier, program: &ProgramId) -> Option<String> {
+    verifier
+        .program(program)
+        .map(|p| p.program.entitlement.unit.clone())
+}
+
+fn amount_arg(text: &str) -> Result<u64> {
+    Ok(weft_wallet::payment::parse_amount(text)?)
+}
+
+fn read_bytes(file: &Path) -> Result<Vec<u8>> {
+    if file == Path::new("-") {
+        let mut b = Vec::new();
+        std::io::stdin().read_to_end(&mut b)?;
+        return Ok(b);
+    }
+    std::fs::read(file).with_context(|| file.display().to_string())
+}
+
+fn print_outcome(outcome: &Outcome, json: bool, what: &str, paid: &str) -> bool {
+    match outcome {
+        Outcome::Applied(m) => {
+            if json {
+                println!("{}", serde_json::json!({"outcome": what, "milestone": m}));
+            } else {
+                println!("{paid} (confirmed at milestone {m})");
+            }
+            true
+        }
+        Outcome::Refused(r) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"outcome": "refused", "reason": r.code, "detail": r.detail})
+                );
+            } else {
+                println!("REFUSED ({}): {}", r.code, r.detail);
+            }
+            false
+        }
+        Outcome::Pending => {
+            if json {
+                println!("{}", serde_json::json!({"outcome": "pending"}));
+            } else {
+                println!("PENDING: sent, not confirmed yet; run the command again to check");
+            }
+            false
+        }
+    }
+}
+
+async fn shop(dir: &Path, command: ShopCommand) -> Result<()> {
+    match command {
+        ShopCommand::Request {
+            program,
+            amount,
+            ttl_minutes,
+            png,
+            json,
+        } => {
+            let amount = amount_arg(&amount)?;
+            let (config, verifier) = load(dir)?;
+            let entry = verifier
+                .program(&program)
+                .context("this point does not serve that program: sync --program ID")?;
+            if !entry.program.value_notes {
+                bail!("program {program} pays in kind, not in value notes: it takes no payments");
+            }
+            let mut store = ShopStore::open(dir)?;
+            let request = store.new_request(
+                &config,
+                program,
+                amount,
+                now_ms(),
+                ttl_minutes.saturating_mul(60_000),
+                &mut rand::rngs::OsRng,
+            )?;
+            println!("{}", serde_json::to_string_pretty(&request.to_json())?);
+            if !json {
+                eprintln!(
+                    "Payment request: {amount} {} of \"{}\". Show this QR code to the household:",
+                    entry.program.entitlement.unit, entry.program.name
+                );
+                println!("{}", qr::render_text(&request.to_bytes())?);
+            }
+            if let Some(path) = png {
+                std::fs::write(&path, qr::render_png(&request.to_bytes())?)?;
+            }
+        }
+        ShopCommand::Receive {
+            file,
+            node,
+            wait,
+            json,
+        } => {
+            let config = PointConfig::load(dir)?;
+            let mut store = ShopStore::open(dir)?;
+            let bytes = read_bytes(&file)?;
+            let bytes = if bytes.starts_with(b"\x89PNG") {
+                qr::decode_png(&bytes)?
+            } else {
+                bytes
+            };
+            let checked = Payment::read(&bytes)
+                .map_err(|e| Refusal {
+                    code: "malformedPayment".into(),
+                    detail: e.to_string(),
+                })
+                .and_then(|p| store.check_payment(&p, now_ms()).map(|c| (p, c)));
+            let outcome = match checked {
+                Err(r) => Outcome::Refused(r),
+                Ok((payment, checked)) => {
+                    deliver(
+                        &Client::new(node),
+                        &config,
+                        &mut store,
+                        &checked,
+                        &payment,
+                        Duration::from_secs(wait),
+                    )
+                    .await?
+                }
+            };
+            let amount = match &outcome {
+                Outcome::Applied(_) => store
+                    .requests
+                    .iter()
+                    .rev()
+                    .find_map(|r| match r.state {
+                        weft_verifier::shop::RequestState::Paid { .. } => r.request(),
+                        _ => None,
+                    })
+                    .map(|q| q.amount.to_string())
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            if !print_outcome(&outcome, json, "paid", &format!("PAID: {amount} received")) {
+                std::process::exit(2);
+            }
+        }
+        ShopCommand::Balance { json } => {
+            let store = ShopStore::open(dir)?;
+            let verifier = load(dir).ok().map(|(_, v)| v);
+            let balances = store.balances();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&balances)?);
+            } else {
+                if balances.is_empty() {
+                    println!("No notes held.");
+                }
+                for b in balances {
+                    let unit = verifier
+                        .as_ref()
+                        .and_then(|v| unit_of(v, &b.program))
+                        .map(|u| format!(" {u}"))
+                        .unwrap_or_default();
+                    println!(
+                        "program {}: {}{unit} in {} note(s); {}{unit} being redeemed; {}{unit} redeemed",
+                        b.program, b.total, b.notes, b.redeeming, b.redeemed
+                    );
+                }
+            }
+        }
+        ShopCommand::Redeem {
+            program,
+            amount,
+            payee,
+            node,
+            wait,
+            json,
+        } => {
+            let amount = amount_arg(&amount)?;
+            let config = PointConfig::load(dir)?;
+            let payee = match payee {
+                Some(h) => {
+                    let mut p = [0u8; 32];
+                    hex::decode_to_slice(h.trim().trim_start_matches("0x"), &mut p)
+                        .context("--payee must be 64 hex digits")?;
+                    p
+                }
+                None => default_payee(&config).ok_or(ShopError::NoBlockKey)?,
+            };
+            let mut store = ShopStore::open(dir)?;
+            let outcome = weft_verifier::shop::redeem(
+                &Client::new(node),
+                &config,
+                &mut store,
+                program,
+                amount,
+                payee,
+                Duration::from_secs(wait),
+                &mut rand::rngs::OsRng,
+            )
+            .await?;
+            let paid = format!(
+                "REDEEMED: {amount} of program {program}; the agency pays it to {}",
+                hex::encode(payee)
+            );
+            if !print_outcome(&outcome, json, "redeemed", &paid) {
+                std::process::exit(2);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn parse_seed(hex_text: &str) -> Result<Zeroizing<[u8; 32]>> {
@@ -283,7 +566,12 @@ async fn main() -> Result<()> {
                     if json {
                         println!(
                             "{}",
-                            serde_json::json!({"decision": "accept", "quantity": a.quantity, "unit": a.unit})
+                            serde_json::json!({"decision": "accept", "quantity": a.quantity, "unit": a.unit, "paidAsValue": a.paid_as_value()})
+                        );
+                    } else if a.paid_as_value() {
+                        println!(
+                            "ACCEPT: {} {} is paid as value to the household's wallet when this point submits its claims (nothing to hand over)",
+                            a.quantity, a.unit
                         );
                     } else {
                         println!("ACCEPT: hand over {} {}", a.quantity, a.unit);
@@ -337,6 +625,7 @@ async fn main() -> Result<()> {
                 }
             }
         }
+        Command::Shop { command } => shop(&dir, command).await?,
         Command::Status => {
             let queue = Queue::open(&dir)?;
             let (mut q, mut s, mut a, mut c) = (0, 0, 0, 0);

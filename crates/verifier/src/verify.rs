@@ -88,7 +88,8 @@ impl RejectReason {
     }
 }
 
-/// An accepted claim: what to hand over.
+/// An accepted claim: what to hand over (or, for a value program, what the ledger pays
+/// to the household's wallet: [`Acceptance::paid_as_value`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Acceptance {
     /// The claim (unsigned: the point's device signs it when recording).
@@ -113,6 +114,14 @@ pub enum Decision {
         /// Details (for the log, never personal data).
         detail: String,
     },
+}
+
+impl Acceptance {
+    /// Whether the entitlement is paid as value notes to the household's one-time key
+    /// (a value program) rather than handed over at the counter.
+    pub fn paid_as_value(&self) -> bool {
+        self.claim.entitlement_key.is_some()
+    }
 }
 
 fn reject(reason: RejectReason, detail: impl Into<String>) -> Decision {
@@ -283,6 +292,35 @@ impl Verifier {
                 RejectReason::WrongProgramOrRound,
                 "the round is not open at the request's time",
             );
+        }
+        if request.value_notes != program.value_notes {
+            return reject(
+                RejectReason::RequestMismatch,
+                "the request does not say how the program pays (value notes or in kind)",
+            );
+        }
+        match (program.value_notes, &response.entitlement_key) {
+            (true, None) => {
+                return reject(
+                    RejectReason::RequestMismatch,
+                    "a value program's answer must carry the household's one-time entitlement key",
+                )
+            }
+            (false, Some(_)) => {
+                return reject(
+                    RejectReason::RequestMismatch,
+                    "the answer carries an entitlement key, but the program pays in kind",
+                )
+            }
+            (true, Some(key)) => {
+                if weft_entitlements::OwnerPublicKey::from_bytes(key).is_err() {
+                    return reject(
+                        RejectReason::Tampered,
+                        "the entitlement key is not a valid one-time key",
+                    );
+                }
+            }
+            (false, None) => {}
         }
         if request.schema != program.schema
             || request.conditions != program.conditions
