@@ -192,6 +192,15 @@ fn invalid_whatever_the_state(e: &SubmitError, block: &Block) -> bool {
         // An anonymous block's work does not depend on the state; a new DID's does
         // (its key may be registered meanwhile).
         SubmitError::InsufficientWork { .. } => matches!(block.issuer, Issuer::Anonymous),
+        // A note payload's proofs and signatures do not depend on the state; whether
+        // its inputs are unspent does (a racing double spend is not the relay's fault).
+        SubmitError::Notes { reason, .. } => matches!(
+            reason,
+            weft_ledger::ConflictReason::MalformedNote
+                | weft_ledger::ConflictReason::InvalidRangeProof
+                | weft_ledger::ConflictReason::Unbalanced
+                | weft_ledger::ConflictReason::NotNoteOwner
+        ),
         _ => false,
     }
 }

@@ -91,6 +91,7 @@ struct Testnet {
     procs: Vec<Option<Proc>>,
     network: NetworkId,
     organisation: OrganisationKey,
+    authority: OrganisationKey,
 }
 
 impl Testnet {
@@ -122,7 +123,12 @@ impl Testnet {
             .expect("hex")
             .try_into()
             .expect("32 bytes");
+        let authority: [u8; 32] = hex::decode(&org["WEFT_AUTHORITY_KEY"])
+            .expect("hex")
+            .try_into()
+            .expect("32 bytes");
         Testnet {
+            authority: OrganisationKey::from_seed(&authority),
             clients: (0..nodes)
                 .map(|i| Client::new(format!("http://127.0.0.1:{}", base + i as u16)))
                 .collect(),
@@ -431,4 +437,165 @@ async fn a_follower_started_late_syncs_the_history() {
     }
     let upto = net.latest(3).await;
     net.same_history(&[1, 2, 3], upto).await;
+}
+
+/// A household's note spent twice at once, once through each of two nodes: the network
+/// settles on exactly one payment, the same on both nodes, and the books balance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_double_spend_through_two_nodes_resolves_to_exactly_one() {
+    use rand::SeedableRng;
+    use weft_entitlements::{mint, transfer, OwnedNote, OwnerSecretKey, Recipient};
+    use weft_node::scenario::{one_round, Agency, Network};
+    use weft_types::{
+        AttributeDef, AttributeKind, Entitlement, Payload, PolicyCondition, PredicateOp, Program,
+        Schema,
+    };
+
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut net = Testnet::create(2, 500);
+    net.start(0);
+    net.start(1);
+    net.all_reach(&[0, 1], 2).await;
+    let scene = Network::connect(
+        net.clients[0].clone(),
+        OrganisationKey::from_seed(&net.authority.seed()),
+    )
+    .await
+    .expect("node 0 info");
+    let schema = Schema {
+        name: "household".into(),
+        version: "1".into(),
+        attributes: vec![AttributeDef {
+            name: "household_size".into(),
+            kind: AttributeKind::Integer { bits: 8 },
+        }],
+    };
+    let agency = Agency::setup(
+        &scene,
+        OrganisationKey::from_seed(&net.organisation.seed()),
+        schema.clone(),
+        "cash",
+    )
+    .await
+    .expect("schema and registry");
+    let program = Program {
+        name: "cash".into(),
+        schema: schema.id(),
+        issuers: vec![agency.did],
+        policy_source: "household_size >= 1".into(),
+        conditions: vec![PolicyCondition {
+            attribute: 0,
+            predicate: PredicateOp::Ge { value: 1 },
+        }],
+        disclose: 0,
+        issued_before: u32::MAX,
+        rounds: vec![one_round(1, weft_node::core::now_ms(), 1)],
+        grace_ms: 0,
+        entitlement: Entitlement {
+            quantity: 1_000,
+            unit: "USD cents".into(),
+            tiers: vec![],
+        },
+        points: vec![],
+        anonymous: false,
+        value_notes: true,
+        nonce: 0,
+    };
+    let id = agency.announce(&scene, program).await.expect("program");
+    let pid = *id.bytes();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
+    let household = OwnerSecretKey::random(&mut rng);
+    let m = mint(
+        pid,
+        &[Recipient {
+            owner: household.public_key(),
+            amount: 1_000,
+        }],
+        &mut rng,
+    )
+    .expect("mint");
+    let note = OwnedNote::decrypt(&pid, &m.outputs[0], &household).expect("opens");
+    let block = scene
+        .signed(&agency.key, Payload::Mint(Box::new(m)))
+        .await
+        .expect("mint block");
+    scene.apply_all(&[block]).await.expect("minted");
+
+    // Two shops, one note: each payment goes to a different node at the same moment.
+    let pay = |rng: &mut rand_chacha::ChaCha20Rng| {
+        transfer(
+            pid,
+            std::slice::from_ref(&note),
+            &[Recipient {
+                owner: OwnerSecretKey::random(rng).public_key(),
+                amount: 1_000,
+            }],
+            rng,
+        )
+        .expect("transfer")
+    };
+    let (p0, p1) = (pay(&mut rng), pay(&mut rng));
+    let scene1 = Network::connect(
+        net.clients[1].clone(),
+        OrganisationKey::from_seed(&net.authority.seed()),
+    )
+    .await
+    .expect("node 1 info");
+    let b0 = scene
+        .anonymous(Payload::Transfer(Box::new(p0)))
+        .await
+        .unwrap();
+    let b1 = scene1
+        .anonymous(Payload::Transfer(Box::new(p1)))
+        .await
+        .unwrap();
+    let (r0, r1) = tokio::join!(net.clients[0].submit(&b0), net.clients[1].submit(&b1));
+    // Both nodes admit their payment (the note is unspent at their latest milestone),
+    // unless one already saw the other confirmed.
+    let admitted: Vec<&Block> = [(&b0, r0.is_ok()), (&b1, r1.is_ok())]
+        .into_iter()
+        .filter(|(_, ok)| *ok)
+        .map(|(b, _)| b)
+        .collect();
+    assert!(!admitted.is_empty(), "{r0:?} {r1:?}");
+    // Wait until both nodes are past the milestone that settles it.
+    let settled = {
+        let mut at = 0;
+        for b in &admitted {
+            at = at.max(net.outcome(0, &b.id()).await.0);
+        }
+        at
+    };
+    net.all_reach(&[0, 1], settled + 1).await;
+    let mut applied = 0;
+    for b in [&b0, &b1] {
+        let on0 = net.clients[0].metadata(&b.id()).await.ok();
+        let on1 = net.clients[1].metadata(&b.id()).await.ok();
+        let outcome = |m: &Option<weft_client::BlockMetadata>| {
+            m.as_ref()
+                .filter(|m| m.referenced_by_milestone.is_some())
+                .map(|m| m.ledger_outcome.clone())
+        };
+        // The same outcome on both nodes; a payment the issuer never took (it saw the
+        // other confirmed first) is confirmed nowhere.
+        assert_eq!(outcome(&on0), outcome(&on1), "block {}", b.id());
+        if outcome(&on0).as_deref() == Some("applied") {
+            applied += 1;
+        }
+    }
+    assert_eq!(applied, 1, "exactly one payment of the note");
+    let a0 = net.clients[0].program_audit(&pid).await.expect("audit 0");
+    let a1 = net.clients[1].program_audit(&pid).await.expect("audit 1");
+    assert_eq!(a0["conservationOk"], true, "{a0}");
+    assert_eq!(a0["transfers"], 1);
+    for k in [
+        "minted",
+        "transfers",
+        "unspentNotes",
+        "unspentCommitmentSum",
+        "kernelSum",
+    ] {
+        assert_eq!(a0[k], a1[k], "{k}");
+    }
+    net.same_history(&[1], settled).await;
 }
