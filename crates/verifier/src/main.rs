@@ -301,10 +301,10 @@ async fn shop(dir: &Path, command: ShopCommand) -> Result<()> {
                     detail: e.to_string(),
                 })
                 .and_then(|p| store.check_payment(&p, now_ms()).map(|c| (p, c)));
-            let outcome = match checked {
-                Err(r) => Outcome::Refused(r),
+            let (outcome, amount) = match checked {
+                Err(r) => (Outcome::Refused(r), 0),
                 Ok((payment, checked)) => {
-                    deliver(
+                    let outcome = deliver(
                         &Client::new(node),
                         &config,
                         &mut store,
@@ -312,21 +312,9 @@ async fn shop(dir: &Path, command: ShopCommand) -> Result<()> {
                         &payment,
                         Duration::from_secs(wait),
                     )
-                    .await?
+                    .await?;
+                    (outcome, checked.request.amount)
                 }
-            };
-            let amount = match &outcome {
-                Outcome::Applied(_) => store
-                    .requests
-                    .iter()
-                    .rev()
-                    .find_map(|r| match r.state {
-                        weft_verifier::shop::RequestState::Paid { .. } => r.request(),
-                        _ => None,
-                    })
-                    .map(|q| q.amount.to_string())
-                    .unwrap_or_default(),
-                _ => String::new(),
             };
             if !print_outcome(&outcome, json, "paid", &format!("PAID: {amount} received")) {
                 std::process::exit(2);

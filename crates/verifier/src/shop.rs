@@ -488,7 +488,7 @@ impl ShopStore {
         amount: u64,
         payee: [u8; 32],
         rng: &mut R,
-    ) -> Result<(Redeem, Vec<[u8; 32]>, Option<OwnerSecretKey>), ShopError> {
+    ) -> Result<BuiltRedeem, ShopError> {
         if amount == 0 {
             return Err(ShopError::Request("amount 0: nothing to redeem".into()));
         }
@@ -540,8 +540,23 @@ impl ShopStore {
         };
         let redeem =
             weft_entitlements::redeem(*program.bytes(), &inputs, amount, payee, &recipients, rng)?;
-        Ok((redeem, picked.iter().map(|n| n.id).collect(), change_key))
+        Ok(BuiltRedeem {
+            redeem,
+            inputs: picked.iter().map(|n| n.id).collect(),
+            change_key,
+        })
     }
+}
+
+/// A redeem built from held notes, before it is sent.
+#[derive(Debug)]
+pub struct BuiltRedeem {
+    /// The payload.
+    pub redeem: Redeem,
+    /// The ids of the notes it burns.
+    pub inputs: Vec<[u8; 32]>,
+    /// The change's key, if there is change.
+    pub change_key: Option<OwnerSecretKey>,
 }
 
 /// The network id and proof-of-work difficulty from `GET /api/v1/info`.
@@ -702,7 +717,11 @@ pub async fn redeem<R: RngCore + CryptoRng>(
     if config.block_key().is_none() {
         return Err(ShopError::NoBlockKey);
     }
-    let (payload, inputs, change_key) = store.build_redeem(program, amount, payee, rng)?;
+    let BuiltRedeem {
+        redeem: payload,
+        inputs,
+        change_key,
+    } = store.build_redeem(program, amount, payee, rng)?;
     let block = block_for(
         client,
         config,
@@ -889,8 +908,8 @@ mod tests {
             "wrongProgram"
         );
         // A payment to another shop's key.
-        let mut s2 = ShopStore::default();
-        s2.path = dir.path().join("other.json");
+        let other_dir = tempfile::tempdir().unwrap();
+        let mut s2 = ShopStore::open(other_dir.path()).unwrap();
         let req2 = s2
             .new_request(&config, PROGRAM, 30, 1_000, 60_000, &mut rng)
             .unwrap();
@@ -929,7 +948,11 @@ mod tests {
                 asked: 43
             })
         ));
-        let (r, inputs, change) = s.build_redeem(PROGRAM, 35, [1; 32], &mut rng).unwrap();
+        let BuiltRedeem {
+            redeem: r,
+            inputs,
+            change_key: change,
+        } = s.build_redeem(PROGRAM, 35, [1; 32], &mut rng).unwrap();
         assert_eq!(inputs.len(), 2);
         let v = weft_entitlements::verify_redeem(&r).unwrap();
         assert_eq!(v.amount, 35);
