@@ -634,7 +634,7 @@ async fn pay_and_redeem(
     if let Some(spent) = first_payment {
         let again = weft_entitlements::transfer(
             program,
-            &[spent.clone()],
+            std::slice::from_ref(&spent),
             &[Recipient {
                 owner: OwnerSecretKey::random(rng).public_key(),
                 amount: spent.amount(),
