@@ -142,7 +142,7 @@ async fn value_moves_from_agency_to_household_to_shop_and_the_books_balance() {
         .signed(&agency.key, Payload::Mint(Box::new(m.clone())))
         .await
         .unwrap();
-    net.apply_all(&[block.clone()]).await.unwrap();
+    net.apply_all(std::slice::from_ref(&block)).await.unwrap();
     let note_a = open(&cash, &m.outputs, &a);
     assert_eq!(note_a.amount(), 5_000);
 
