@@ -4,23 +4,36 @@
 //! A round takes up to `blocks_per_round × 960` rows that have no document yet, draws
 //! their salts, computes their leaves, and assigns them the positions from the
 //! registry's current size on. Before anything is submitted, the round (rows, salts,
-//! positions, issuance times and the ids of the blocks about to be sent) is written
+//! positions, issuance times and the ids of the blocks about to be sent) is appended
 //! atomically to `DIR/journal.json`. The blocks form a chain (each one's parent is the
 //! previous one), each an `Issuance` of at most 960 leaves at `first_index` = its
 //! position, so the ledger applies them in order and each is self-contained. Once the
 //! round is confirmed the ledger's chunks are the truth: a row whose leaf is at its
-//! position is anchored and gets its signed document (`DIR/<line>.json`, written
-//! atomically); any other row goes back to the queue with the same salt.
+//! position is anchored and gets its signed document (`DIR/<line>.json`); any other row
+//! goes back to the queue with the same salt.
 //!
-//! On a restart, a journaled round is settled first: every block it names is waited for
-//! (or found never to have reached the node), so nothing sent earlier can still apply
-//! later, and then its rows are compared with the ledger as above. Rows whose document
-//! exists are never issued again. A leaf issued and revoked before its document was
-//! written would be issued again (the journal cannot tell it from one never anchored).
+//! **The journal is the durability boundary.** A round leaves the journal only once its
+//! documents are on disk (written, renamed into place, then the file system synced once
+//! for the whole round, instead of one `fsync` per document). Until then every row of a
+//! journaled round counts as having no document: a restart settles the journaled rounds
+//! (every block they name is waited for, or found never to have reached the node, so
+//! nothing sent earlier can still apply later), compares their rows with the ledger as
+//! above and writes their documents again, whatever a crash left of them. Rows of
+//! rounds that left the journal are never issued again. A leaf issued and revoked
+//! before its document was written would be issued again (the journal cannot tell it
+//! from one never anchored).
+//!
+//! **Pipelining.** The documents of a confirmed round are signed and written on a
+//! blocking thread while the next round is submitted and confirmed, and the next
+//! round's salts and leaves are computed meanwhile; so the journal holds at most two
+//! rounds. The node's work (admission, the milestone's Poseidon rehashing) and the
+//! agency's (Poseidon commitments, signatures, files) overlap instead of alternating.
 
 use std::collections::HashMap;
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rayon::prelude::*;
@@ -90,6 +103,13 @@ struct Round {
 #[serde(rename_all = "camelCase")]
 struct Journal {
     registry: RegistryId,
+    /// Rounds sent whose documents are not yet durable, oldest first (at most two: one
+    /// whose documents are being written, one being confirmed).
+    #[serde(default)]
+    rounds: Vec<Round>,
+    /// The single pending round of journals written before rounds were pipelined:
+    /// read (and moved into `rounds`), never written.
+    #[serde(default, skip_serializing)]
     pending: Option<Round>,
 }
 
@@ -110,10 +130,14 @@ fn load_journal(dir: &Path, registry: &RegistryId) -> Result<Journal, AgencyErro
     if !path.exists() {
         return Ok(Journal {
             registry: *registry,
+            rounds: Vec::new(),
             pending: None,
         });
     }
-    let j: Journal = serde_json::from_slice(&std::fs::read(&path)?)?;
+    let mut j: Journal = serde_json::from_slice(&std::fs::read(&path)?)?;
+    if let Some(round) = j.pending.take() {
+        j.rounds.insert(0, round);
+    }
     if &j.registry != registry {
         return Err(AgencyError::Invalid(format!(
             "{} belongs to registry {}, not {registry}",
@@ -147,13 +171,6 @@ fn credential(
 }
 
 /// Documents signed and written per batch, whose files are then made durable together.
-/// Bounded so that a batch's open files stay well under the usual descriptor limit.
-const DOCUMENT_BATCH: usize = 512;
-
-/// Threads waiting on `fsync` together (I/O waits, not CPU work: more than the cores,
-/// so that the device sees many flushes at once and merges them).
-const SYNC_THREADS: usize = 16;
-
 /// The signed document of an anchored row, as written to its file.
 fn signed_document(
     schema: &Schema,
@@ -177,44 +194,31 @@ fn signed_document(
     Ok(serde_json::to_vec_pretty(&signed)?)
 }
 
-/// `fsync`s `files` from up to [`SYNC_THREADS`] threads.
-fn sync_files(files: &[std::fs::File]) -> Result<(), AgencyError> {
-    if files.is_empty() {
-        return Ok(());
-    }
-    let per = files.len().div_ceil(SYNC_THREADS);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .chunks(per)
-            .map(|group| s.spawn(move || group.iter().try_for_each(std::fs::File::sync_all)))
-            .collect();
-        handles
-            .into_iter()
-            .try_for_each(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-    })?;
+/// Makes everything written under `dir` durable: one `syncfs` of its file system (the
+/// documents' data, their new names and the directory), where the platform has it.
+#[cfg(target_os = "linux")]
+fn make_durable(dir: &Path, _written: &[PathBuf]) -> Result<(), AgencyError> {
+    let d = std::fs::File::open(dir)?;
+    rustix::fs::syncfs(&d).map_err(std::io::Error::from)?;
     Ok(())
 }
 
-/// Makes a batch of written temporary files durable, then gives each its final name
-/// (so a document that exists is always complete).
-fn publish(files: Vec<(std::fs::File, PathBuf, PathBuf)>) -> Result<usize, AgencyError> {
-    let (handles, names): (Vec<std::fs::File>, Vec<(PathBuf, PathBuf)>) = files
-        .into_iter()
-        .map(|(f, tmp, path)| (f, (tmp, path)))
-        .unzip();
-    sync_files(&handles)?;
-    drop(handles);
-    for (tmp, path) in &names {
-        std::fs::rename(tmp, path)?;
+/// Makes everything written under `dir` durable: each document, then the directory.
+#[cfg(not(target_os = "linux"))]
+fn make_durable(dir: &Path, written: &[PathBuf]) -> Result<(), AgencyError> {
+    for path in written {
+        std::fs::File::open(path)?.sync_all()?;
     }
-    Ok(names.len())
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
 }
 
-/// Signs and writes the documents of anchored rows. Each document is written to a
-/// temporary file, made durable and renamed to `DIR/<line>.json`, as `write_atomic`
-/// does, but by batches: the CPU work (building and signing, in parallel on rayon)
-/// of one batch overlaps the `fsync`s of the previous one, which are issued together.
-/// The directory is synced at the end, before the caller clears the journal.
+/// Signs and writes the documents of anchored rows (in parallel on rayon), each to a
+/// temporary file renamed to `DIR/<line>.json` (so a reader never sees half a
+/// document), then makes the round durable at once ([`make_durable`]). The caller
+/// keeps the round in the journal until this returns, so a crash before that point
+/// has the documents written again on the next run.
 fn write_documents(
     dir: &Path,
     schema: &Schema,
@@ -227,40 +231,41 @@ fn write_documents(
     }
     let method = signer.verification_method();
     let created = now_ms();
-    let written = std::thread::scope(|s| -> Result<usize, AgencyError> {
-        let mut written = 0;
-        let mut pending: Option<std::thread::ScopedJoinHandle<'_, Result<usize, AgencyError>>> =
-            None;
-        let mut rest = anchored;
-        while !rest.is_empty() {
-            let tail = rest.split_off(rest.len().min(DOCUMENT_BATCH));
-            let batch = std::mem::replace(&mut rest, tail);
-            let files = batch
-                .into_par_iter()
-                .map(|(p, index)| {
-                    let line = p.row.line;
-                    let bytes =
-                        signed_document(schema, signer, &method, created, registry, p, index)?;
-                    let tmp = dir.join(format!(".{line}.json.tmp"));
-                    let mut f = std::fs::File::create(&tmp)?;
-                    f.write_all(&bytes)?;
-                    Ok((f, tmp, document_path(dir, line)))
-                })
-                .collect::<Result<Vec<_>, AgencyError>>()?;
-            if let Some(h) = pending.take() {
-                written += h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?;
-            }
-            pending = Some(s.spawn(move || publish(files)));
-        }
-        if let Some(h) = pending.take() {
-            written += h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?;
-        }
-        Ok(written)
-    })?;
-    // The new names are durable before the journal forgets the round.
-    #[cfg(unix)]
-    std::fs::File::open(dir)?.sync_all()?;
-    Ok(written)
+    let written = anchored
+        .into_par_iter()
+        .map(|(p, index)| {
+            let line = p.row.line;
+            let bytes = signed_document(schema, signer, &method, created, registry, p, index)?;
+            let tmp = dir.join(format!(".{line}.json.tmp"));
+            let path = document_path(dir, line);
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            drop(f);
+            std::fs::rename(&tmp, &path)?;
+            Ok(path)
+        })
+        .collect::<Result<Vec<PathBuf>, AgencyError>>()?;
+    make_durable(dir, &written)?;
+    Ok(written.len())
+}
+
+/// The documents of one round, being written on a blocking thread.
+type DocumentWriting = tokio::task::JoinHandle<Result<usize, AgencyError>>;
+
+/// Waits for a round's documents; the round then leaves the journal.
+async fn finish_documents(
+    writing: DocumentWriting,
+    dir: &Path,
+    journal: &mut Journal,
+) -> Result<usize, AgencyError> {
+    let n = writing
+        .await
+        .map_err(|e| AgencyError::Invalid(format!("writing documents: {e}")))??;
+    if !journal.rounds.is_empty() {
+        journal.rounds.remove(0);
+    }
+    save_journal(dir, journal)?;
+    Ok(n)
 }
 
 /// Waits until every block is confirmed or known never to have arrived.
@@ -352,9 +357,16 @@ pub async fn issue(
 ) -> Result<IssueReport, AgencyError> {
     std::fs::create_dir_all(dir)?;
     let mut report = IssueReport::default();
+    let mut journal = load_journal(dir, &registry)?;
+    // Rows of journaled rounds have no durable document yet, whatever exists of it.
+    let journaled: HashSet<usize> = journal
+        .rounds
+        .iter()
+        .flat_map(|r| r.rows.iter().map(|jr| jr.line))
+        .collect();
     let mut by_line: HashMap<usize, Row> = HashMap::new();
     for row in rows {
-        if document_path(dir, row.line).exists() {
+        if !journaled.contains(&row.line) && document_path(dir, row.line).exists() {
             report.already += 1;
         } else {
             by_line.insert(row.line, row);
@@ -371,15 +383,18 @@ pub async fn issue(
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let mut journal = load_journal(dir, &registry)?;
     // Rows to submit again, with their salts and issuance times.
     let mut requeued: Vec<Prepared> = Vec::new();
-    if let Some(round) = journal.pending.clone() {
+    // Settle every journaled round before looking at any: a later round's blocks
+    // could otherwise still apply after an earlier one is compared.
+    for round in &journal.rounds {
         settle_blocks(node, &round.blocks).await?;
+    }
+    for round in std::mem::take(&mut journal.rounds) {
         let mut prepared = Vec::new();
         for jr in &round.rows {
             let Some(row) = by_line.remove(&jr.line) else {
-                continue; // its document exists
+                continue; // no longer in the CSV
             };
             let salt = fr_from_decimal(&jr.salt).map_err(|_| {
                 AgencyError::Invalid(format!("journal: bad salt of line {}", jr.line))
@@ -405,10 +420,21 @@ pub async fn issue(
         let n = write_documents(dir, schema, signer, &registry, anchored)?;
         report.written += n;
         bar.inc(n as u64);
-        requeued = retry;
-        journal.pending = None;
-        save_journal(dir, &journal)?;
+        requeued.extend(retry);
     }
+    save_journal(dir, &journal)?;
+    // The documents of the previous round, written while this one is confirmed, with
+    // a copy of what they need (the key's copy is zeroized on drop like the original).
+    let shared = Arc::new((
+        Signer {
+            did: signer.did,
+            key: weft_crypto::OrganisationKey::from_seed(&signer.key.seed()),
+            fragment: signer.fragment.clone(),
+        },
+        schema.clone(),
+        dir.to_path_buf(),
+    ));
+    let mut writing: Option<DocumentWriting> = None;
     let mut fresh: Vec<Row> = by_line.into_values().collect();
     fresh.sort_by_key(|r| std::cmp::Reverse(r.line));
     let per_round = opts.blocks_per_round.max(1) * MAX_ISSUANCE_LEAVES;
@@ -480,7 +506,7 @@ pub async fn issue(
             let i = first + positioned.len() as u64;
             positioned.push((p, i));
         }
-        journal.pending = Some(Round {
+        journal.rounds.push(Round {
             issued_at: positioned
                 .first()
                 .map(|(p, _)| p.credential.issued_at)
@@ -516,6 +542,10 @@ pub async fn issue(
         }
         report.blocks += blocks.len();
         if opts.stop_after_submit {
+            if let Some(h) = writing.take() {
+                let n = finish_documents(h, dir, &mut journal).await?;
+                report.written += n;
+            }
             return Ok(report);
         }
         // Salts and leaves of the next round are CPU work: draw and hash them while
@@ -560,12 +590,24 @@ pub async fn issue(
         } else {
             stalled = 0;
         }
-        let n = write_documents(dir, schema, signer, &registry, anchored)?;
+        // The previous round's documents are done before this round's start (one
+        // round of documents in flight keeps memory and the journal bounded).
+        if let Some(h) = writing.take() {
+            let n = finish_documents(h, dir, &mut journal).await?;
+            report.written += n;
+            bar.inc(n as u64);
+        }
+        let shared = Arc::clone(&shared);
+        writing = Some(tokio::task::spawn_blocking(move || {
+            let (signer, schema, dir) = &*shared;
+            write_documents(dir, schema, signer, &registry, anchored)
+        }));
+        requeued.splice(0..0, retry);
+    }
+    if let Some(h) = writing.take() {
+        let n = finish_documents(h, dir, &mut journal).await?;
         report.written += n;
         bar.inc(n as u64);
-        requeued.splice(0..0, retry);
-        journal.pending = None;
-        save_journal(dir, &journal)?;
     }
     bar.finish_and_clear();
     Ok(report)

@@ -9,10 +9,11 @@
 //!   text forms below);
 //! - the JSON form (`{"version": 1, "program": …}`);
 //! - the binary form as hex text (optionally `0x`-prefixed);
-//! - the binary form itself (first byte: the version, `1`).
+//! - the binary form itself (first byte: the version, `1`, or `2` for a value
+//!   program's request, whose answer carries a one-time entitlement key).
 //!
 //! The forms cannot be confused: a PNG starts with `\x89PNG`, JSON with `{`, hex text
-//! with a hex digit, and the binary form with the byte `1`.
+//! with a hex digit, and the binary form with the byte `1` or `2`.
 
 pub use weft_credentials::presentation::{PresentationRequest, PresentationResponse};
 
@@ -118,9 +119,19 @@ mod tests {
                 "{bytes:?}"
             );
         }
-        let mut v2 = bin.clone();
-        v2[0] = 2;
-        assert!(matches!(read_request(&v2), Err(WalletError::Request(_))));
+        let mut v3 = bin.clone();
+        v3[0] = 3;
+        assert!(matches!(read_request(&v3), Err(WalletError::Request(_))));
+        // Version 2 is a value program's request, read in every form alike.
+        let value = PresentationRequest {
+            value_notes: true,
+            ..r.clone()
+        };
+        let vb = value.to_bytes();
+        assert_eq!(vb[0], 2);
+        assert_eq!(read_request(&vb).unwrap(), value);
+        let json = serde_json::to_vec(&value.to_json()).unwrap();
+        assert_eq!(read_request(&json).unwrap(), value);
         let png = crate::qr::png(&bin, 3).unwrap();
         assert!(matches!(
             read_request(&png[..png.len() / 2]),

@@ -266,3 +266,68 @@ fn a_policy_the_credential_fails_is_refused_before_proving() {
         Err(WalletError::DoesNotMeet { .. })
     ));
 }
+
+#[test]
+fn a_value_program_answer_carries_a_kept_key_and_its_claim_note_is_found() {
+    use weft_wallet::notes::{KeyPurpose, ScannedContent, ScannedMilestone, ScannedNote};
+    let keys = dev_keys().unwrap();
+    let (mut w, fx) = ready(23);
+    let mut req = request(&fx);
+    req.value_notes = true;
+    // The plain `respond` cannot keep a key: it refuses before proving.
+    assert!(matches!(
+        w.respond(keys, &req, None, &mut OsRng),
+        Err(WalletError::Request(_))
+    ));
+    let consent = w.describe(&req, None).unwrap();
+    assert!(
+        consent.text.contains("arrives as value in this wallet"),
+        "{}",
+        consent.text
+    );
+    let response = w.answer(keys, &req, None, 1_000, &mut OsRng).unwrap();
+    let key = response
+        .entitlement_key
+        .expect("a value answer carries a key");
+    let held = &w.value().keys;
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].public, key);
+    assert_eq!(held[0].purpose, KeyPurpose::Entitlement { round: 3 });
+    // The point's check holds for the keyed answer, and the key is bound into the
+    // proof: without it, or with another one, the same proof fails.
+    let bytes = response.to_bytes();
+    assert_eq!(bytes[0], 2);
+    point_verifies(&fx.program_id, &fx.program, &req, &bytes).unwrap();
+    let mut stripped = response.clone();
+    stripped.entitlement_key = None;
+    assert!(point_verifies(&fx.program_id, &fx.program, &req, &stripped.to_bytes()).is_err());
+    let mut other = response.clone();
+    other.entitlement_key = Some(
+        weft_wallet::notes::NoteKey::generate(fx.program_id, KeyPurpose::Change, 0, &mut OsRng)
+            .public,
+    );
+    assert!(point_verifies(&fx.program_id, &fx.program, &req, &other.to_bytes()).is_err());
+    // The key's secret is in the wallet data, never in its Debug.
+    assert!(!format!("{w:?} {:?}", w.value()).contains(&hex::encode(held[0].secret.0)));
+    // The claim note the ledger mints to the key is found by a scan.
+    let note = weft_entitlements::claim_note(fx.program_id.bytes(), &key, 25).unwrap();
+    let m = ScannedMilestone {
+        index: 12,
+        created: vec![ScannedNote {
+            program: *fx.program_id.bytes(),
+            id: note.id,
+            owner: key,
+            content: ScannedContent::Claim { amount: 25 },
+        }],
+        spent: vec![],
+    };
+    let report = w.scan_notes(&[m], &mut OsRng).unwrap();
+    assert_eq!(report.received, vec![(fx.program_id, 25)]);
+    let b = &w.balances(2_000)[0];
+    assert_eq!((b.available, b.notes, b.awaiting_claims), (25, 1, 0));
+    let label = b.label.as_ref().unwrap();
+    assert_eq!(
+        (label.name.as_str(), label.unit.as_str()),
+        ("Winter food 2026", "kg rice")
+    );
+}
