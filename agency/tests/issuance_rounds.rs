@@ -71,6 +71,28 @@ fn options(stop_after_submit: bool) -> IssueOptions {
     }
 }
 
+/// One run of `weft_agency::issue` over `rows` into `out`.
+async fn run(
+    node: &Node,
+    signer: &Signer,
+    registry: RegistryId,
+    rows: &[csv::Row],
+    out: &std::path::Path,
+    stop_after_submit: bool,
+) -> weft_agency::issue::IssueReport {
+    issue(
+        node,
+        signer,
+        registry,
+        &schema(),
+        rows.to_vec(),
+        out,
+        &options(stop_after_submit),
+    )
+    .await
+    .expect("issuance run")
+}
+
 fn index_of(dir: &std::path::Path, line: usize) -> u64 {
     let doc: Value =
         serde_json::from_slice(&std::fs::read(document_path(dir, line)).expect("document"))
@@ -94,17 +116,7 @@ async fn three_pipelined_rounds_write_every_document_once() {
 
     // Rounds of one block (960 rows): 960 + 960 + 80, documents of a round written
     // while the next one is confirmed.
-    let report = issue(
-        &node,
-        &signer,
-        registry,
-        &schema(),
-        rows.clone(),
-        &out,
-        &options(false),
-    )
-    .await
-    .expect("issued");
+    let report = run(&node, &signer, registry, &rows, &out, false).await;
     assert_eq!(
         (report.written, report.already, report.blocks),
         (2_000, 0, 3)
@@ -127,17 +139,7 @@ async fn three_pipelined_rounds_write_every_document_once() {
     assert_eq!(journal["rounds"], serde_json::json!([]));
 
     // A rerun issues nothing.
-    let again = issue(
-        &node,
-        &signer,
-        registry,
-        &schema(),
-        rows,
-        &out,
-        &options(false),
-    )
-    .await
-    .expect("rerun");
+    let again = run(&node, &signer, registry, &rows, &out, false).await;
     assert_eq!((again.written, again.already, again.blocks), (0, 2_000, 0));
 }
 
@@ -152,33 +154,13 @@ async fn documents_of_a_journaled_round_are_written_again_on_restart() {
 
     // Interrupted after sending the round; then a crash is simulated that left two of
     // its documents behind as they may be after a power cut (empty, half written).
-    let first = issue(
-        &node,
-        &signer,
-        registry,
-        &schema(),
-        rows.clone(),
-        &out,
-        &options(true),
-    )
-    .await
-    .expect("interrupted");
+    let first = run(&node, &signer, registry, &rows, &out, true).await;
     assert_eq!((first.written, first.blocks), (0, 1));
     std::fs::write(document_path(&out, 5), b"").expect("empty document");
     std::fs::write(document_path(&out, 9), b"{\"@context\": [").expect("torn document");
 
     // The restart treats every row of the journaled round as having no document.
-    let second = issue(
-        &node,
-        &signer,
-        registry,
-        &schema(),
-        rows.clone(),
-        &out,
-        &options(false),
-    )
-    .await
-    .expect("resumed");
+    let second = run(&node, &signer, registry, &rows, &out, false).await;
     assert_eq!((second.written, second.already, second.blocks), (40, 0, 0));
     for line in [5, 9] {
         assert!(index_of(&out, line) < 40);
@@ -195,17 +177,7 @@ async fn a_journal_of_the_single_round_format_is_resumed() {
     let (rows, _) = csv::read(&csv_rows(30), &schema()).expect("csv");
     let dir = tempfile::tempdir().expect("dir");
     let out = dir.path().join("out");
-    issue(
-        &node,
-        &signer,
-        registry,
-        &schema(),
-        rows.clone(),
-        &out,
-        &options(true),
-    )
-    .await
-    .expect("interrupted");
+    run(&node, &signer, registry, &rows, &out, true).await;
     // Rewrite the journal as an earlier version wrote it: one `pending` round.
     let path = out.join(JOURNAL);
     let mut journal: Value =
@@ -216,17 +188,7 @@ async fn a_journal_of_the_single_round_format_is_resumed() {
     journal["pending"] = round;
     std::fs::write(&path, serde_json::to_vec(&journal).expect("json")).expect("write");
 
-    let resumed = issue(
-        &node,
-        &signer,
-        registry,
-        &schema(),
-        rows,
-        &out,
-        &options(false),
-    )
-    .await
-    .expect("resumed");
+    let resumed = run(&node, &signer, registry, &rows, &out, false).await;
     assert_eq!((resumed.written, resumed.blocks), (30, 0));
     let info = node.client.registry(&registry).await.expect("registry");
     assert_eq!(info.issued, 30);
