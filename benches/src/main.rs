@@ -9,6 +9,7 @@ mod claims;
 mod entitlements;
 mod issuance;
 mod ledger;
+mod network;
 mod zk;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +26,9 @@ enum Command {
     /// Start a dev node, drive it with signed tagged-data blocks over the HTTP API and
     /// measure confirmation throughput and latency.
     Ledger(ledger::Args),
+    /// Start a local committee of validator processes (`weft-node testnet`, AlephBFT
+    /// agreement) and measure the network-wide confirmation rate and finality latency.
+    Network(network::Args),
     /// Start a dev node and issue credentials in bulk through the HTTP API as
     /// `weft-agency issue` does (encode, commit, anchor, sign); time DID resolution.
     Issuance(issuance::Args),
@@ -56,6 +60,14 @@ fn main() -> anyhow::Result<()> {
                 .build()?;
             let report = runtime.block_on(ledger::run(args))?;
             print_report(&report, json, ledger::summary)
+        }
+        Command::Network(args) => {
+            let json = args.json;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let report = runtime.block_on(network::run(args))?;
+            print_report(&report, json, network::summary)
         }
         Command::Issuance(args) => {
             let json = args.json;

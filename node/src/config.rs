@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+use weft_consensus::{FinalizationRules, SessionTiming};
 use weft_crypto::OrganisationKey;
 use weft_ledger::{Genesis, GenesisOrganisation};
-use weft_network::{Multiaddr, PeerEntry};
+use weft_network::{Multiaddr, PeerEntry, PeerId};
 use weft_tangle::TipConfig;
 use weft_types::hash::blake2b256;
 use weft_types::DidCreate;
@@ -64,6 +65,147 @@ pub struct NodeConfig {
     pub dev: bool,
     /// Peer-to-peer networking (the `[network]` section); `None` runs the node alone.
     pub network: Option<NetworkSettings>,
+    /// Milestone agreement among a committee of more than one member (the
+    /// `[consensus]` section); `None` for a one-member committee.
+    pub consensus: Option<ConsensusSettings>,
+}
+
+/// How a committee of more than one validator agrees on milestones
+/// (`specs/consensus.md` §9): the engine's pacing and rules, which every member must
+/// configure identically, and which node (peer id) holds each member's key, so that a
+/// consensus message is attributed to the committee position of the peer that
+/// authenticated the connection it came on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsensusSettings {
+    /// The time of milestone 0 (ms since the Unix epoch): where the first session's
+    /// milestone clock starts.
+    pub genesis_time_ms: u64,
+    /// The engine's pacing.
+    pub timing: SessionTiming,
+    /// The finalization rules (time step, session length).
+    pub rules: FinalizationRules,
+    /// Each committee member's key and the peer id of the node holding it, in the
+    /// committee's (sorted) member order: entry `i` is position `i`.
+    pub validators: Vec<(PublicKeyBytes, PeerId)>,
+}
+
+impl ConsensusSettings {
+    /// The committee position of the node with this peer id, if it holds a member key.
+    pub fn position_of(&self, peer: &PeerId) -> Option<usize> {
+        self.validators.iter().position(|(_, p)| p == peer)
+    }
+}
+
+/// One entry of `[consensus] validators`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorEntry {
+    /// The member's public key (hex).
+    pub key: String,
+    /// The peer id of the node holding it.
+    pub peer: String,
+}
+
+/// The optional `[consensus]` section of the TOML file (required when the committee
+/// has more than one member).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsensusSection {
+    /// The time of milestone 0 (ms since the Unix epoch).
+    pub genesis_time_ms: u64,
+    /// Wait between two units of a validator, one engine round (default 500 ms).
+    #[serde(default = "default_unit_delay")]
+    pub unit_delay_ms: u64,
+    /// Wait before a validator's first unit (default 4 × the unit delay).
+    #[serde(default)]
+    pub first_unit_delay_ms: Option<u64>,
+    /// Base wait before asking again for a missing unit (default 2 × the unit delay).
+    #[serde(default)]
+    pub request_delay_ms: Option<u64>,
+    /// How often a validator's newest units are sent again (default 30 × the unit
+    /// delay).
+    #[serde(default)]
+    pub rebroadcast_interval_ms: Option<u64>,
+    /// Rounds per session (default 3000).
+    #[serde(default = "default_end_round")]
+    pub end_round: u16,
+    /// Largest step between consecutive milestone times (default one hour).
+    #[serde(default = "default_time_step")]
+    pub max_time_step_ms: u64,
+    /// Every committee member's key and its node's peer id.
+    pub validators: Vec<ValidatorEntry>,
+}
+
+fn default_unit_delay() -> u64 {
+    500
+}
+fn default_end_round() -> u16 {
+    FinalizationRules::default().end_round
+}
+fn default_time_step() -> u64 {
+    FinalizationRules::default().max_time_step_ms
+}
+
+impl ConsensusSection {
+    fn settings(&self, committee: &Committee) -> Result<ConsensusSettings, ConfigError> {
+        let field = |field: &'static str, message: String| ConfigError::Field { field, message };
+        if !(10..=60_000).contains(&self.unit_delay_ms) {
+            return Err(field("consensus.unit_delay_ms", "10 to 60000 ms".into()));
+        }
+        if self.end_round < 10 {
+            return Err(field("consensus.end_round", "at least 10".into()));
+        }
+        if self.max_time_step_ms == 0 {
+            return Err(field("consensus.max_time_step_ms", "at least 1".into()));
+        }
+        let unit = self.unit_delay_ms;
+        let ms = Duration::from_millis;
+        let timing = SessionTiming {
+            first_unit_delay: ms(self.first_unit_delay_ms.unwrap_or(4 * unit)),
+            unit_creation_delay: ms(unit),
+            request_delay: ms(self.request_delay_ms.unwrap_or(2 * unit).max(1)),
+            rebroadcast_interval: ms(self.rebroadcast_interval_ms.unwrap_or(30 * unit).max(1)),
+        };
+        let mut validators = Vec::with_capacity(committee.members().len());
+        for member in committee.members() {
+            let mut found = self
+                .validators
+                .iter()
+                .filter(|v| v.key.parse::<PublicKeyBytes>().is_ok_and(|k| k == *member));
+            let (Some(entry), None) = (found.next(), found.next()) else {
+                return Err(field(
+                    "consensus.validators",
+                    format!("committee member {member} must be listed exactly once"),
+                ));
+            };
+            let peer: PeerId = entry
+                .peer
+                .parse()
+                .map_err(|e| field("consensus.validators", format!("peer {}: {e}", entry.peer)))?;
+            if validators.iter().any(|(_, p)| *p == peer) {
+                return Err(field(
+                    "consensus.validators",
+                    format!("peer {peer} holds two member keys"),
+                ));
+            }
+            validators.push((*member, peer));
+        }
+        if self.validators.len() != validators.len() {
+            return Err(field(
+                "consensus.validators",
+                "lists a key that is not a committee member".into(),
+            ));
+        }
+        Ok(ConsensusSettings {
+            genesis_time_ms: self.genesis_time_ms,
+            timing,
+            rules: FinalizationRules {
+                max_time_step_ms: self.max_time_step_ms,
+                end_round: self.end_round,
+            },
+            validators,
+        })
+    }
 }
 
 /// The node's place in a consortium: where it listens, which environment variable holds
@@ -211,6 +353,9 @@ pub struct ConfigFile {
     /// Peer-to-peer networking; without it the node runs alone.
     #[serde(default)]
     pub network: Option<NetworkSection>,
+    /// Milestone agreement (required when the committee has more than one member).
+    #[serde(default)]
+    pub consensus: Option<ConsensusSection>,
 }
 
 fn default_interval() -> u64 {
@@ -308,6 +453,7 @@ impl NodeConfig {
             max_milestone_tips: 4096,
             dev: true,
             network: None,
+            consensus: None,
         }
     }
 
@@ -327,6 +473,17 @@ impl NodeConfig {
                 field: "committee",
                 message: e.to_string(),
             })?;
+        let consensus = match (&file.consensus, committee.members().len()) {
+            (_, 1) => None,
+            (Some(section), _) => Some(section.settings(&committee)?),
+            (None, _) => {
+                return Err(ConfigError::Field {
+                    field: "consensus",
+                    message: "a committee of more than one member needs a [consensus] section"
+                        .into(),
+                })
+            }
+        };
         if file.milestone_interval_ms < 50 {
             return Err(ConfigError::Field {
                 field: "milestone_interval_ms",
@@ -393,6 +550,7 @@ impl NodeConfig {
                 .as_ref()
                 .map(NetworkSection::settings)
                 .transpose()?,
+            consensus,
         })
     }
 }
@@ -439,6 +597,65 @@ mod tests {
         .unwrap();
         let e = NodeConfig::from_file(&path).unwrap_err().to_string();
         assert!(e.contains("authority"), "{e}");
+        // A committee of four needs [consensus], naming every member's node once.
+        let keys: Vec<PublicKeyBytes> = (1..=4u8)
+            .map(|i| OrganisationKey::from_seed(&[i; 32]).public_key())
+            .collect();
+        let peers: Vec<PeerId> = (1..=4u8)
+            .map(|i| weft_network::peer_id_from_seed([i; 32]))
+            .collect();
+        let four = format!(
+            "network_name = \"n\"\ndata_dir = \"d\"\napi = \"127.0.0.1:1\"\n\
+             committee_threshold = 3\ncommittee = [{}]\nauthority = \"{authority}\"\n",
+            keys.iter()
+                .map(|k| format!("\"{k}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        std::fs::write(&path, &four).unwrap();
+        let e = NodeConfig::from_file(&path).unwrap_err().to_string();
+        assert!(e.contains("consensus"), "{e}");
+        let validators = |n: usize| {
+            keys.iter()
+                .zip(&peers)
+                .take(n)
+                .map(|(k, p)| format!("{{ key = \"{k}\", peer = \"{p}\" }}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        std::fs::write(
+            &path,
+            format!(
+                "{four}[consensus]\ngenesis_time_ms = 5\nunit_delay_ms = 50\nvalidators = [{}]\n",
+                validators(3)
+            ),
+        )
+        .unwrap();
+        let e = NodeConfig::from_file(&path).unwrap_err().to_string();
+        assert!(e.contains("exactly once"), "{e}");
+        std::fs::write(
+            &path,
+            format!(
+                "{four}[consensus]\ngenesis_time_ms = 5\nunit_delay_ms = 50\nvalidators = [{}]\n",
+                validators(4)
+            ),
+        )
+        .unwrap();
+        let c = NodeConfig::from_file(&path).unwrap();
+        let consensus = c.consensus.expect("consensus settings");
+        assert_eq!(consensus.genesis_time_ms, 5);
+        assert_eq!(
+            consensus.timing.unit_creation_delay,
+            Duration::from_millis(50)
+        );
+        for (k, p) in keys.iter().zip(&peers) {
+            let position = consensus.position_of(p).expect("a validator's node");
+            assert_eq!(c.genesis.committee.members()[position], *k);
+        }
+        assert_eq!(
+            consensus.position_of(&weft_network::peer_id_from_seed([9; 32])),
+            None
+        );
         std::fs::write(&path, "network_name = 3").unwrap();
         assert!(matches!(
             NodeConfig::from_file(&path),

@@ -3,11 +3,14 @@
 //! Three paths meet here. Submissions are checked without locks (decoding, network,
 //! time, issuer, proof of work), then queued to one ingest thread that batch-verifies
 //! their signatures (ZIP-215) and attaches them to the Tangle in one store batch. The
-//! milestone thread, when this node holds a committee key, merges the tip pool into at
-//! most eight parents, computes the white-flag order of the new cone, applies it to the
-//! ledger, signs the essence and writes everything in one atomic, flushed batch. Readers
-//! go straight to the store for confirmed data, and take the Tangle lock only for the
-//! unconfirmed part.
+//! milestone thread, when this node holds the key of a one-member committee, merges the
+//! tip pool into at most eight parents, computes the white-flag order of the new cone,
+//! applies it to the ledger, signs the essence and writes everything in one atomic,
+//! flushed batch. A validator of a larger committee runs the same steps split in three
+//! (`proposal_tips`, `compute_agreed`, `commit_certified`) around the committee's
+//! agreement (`crate::p2p::committee`); a follower applies certified milestones
+//! (`follow_milestone`). Readers go straight to the store for confirmed data, and take
+//! the Tangle lock only for the unconfirmed part.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -166,8 +169,8 @@ pub enum FollowError {
     /// The block carries no milestone.
     #[error("not a milestone block")]
     NotAMilestone,
-    /// This node issues milestones itself.
-    #[error("this node is a committee member and issues its own milestones")]
+    /// This node issues milestones itself (the member of a one-member committee).
+    #[error("this node is the committee's only member and issues its own milestones")]
     Validator,
     /// The milestone block's own signature, or its issuer, is wrong.
     #[error("milestone block is not signed by a committee member: {0}")]
@@ -237,6 +240,28 @@ struct Chain {
     commitment: MultisetHash,
 }
 
+/// An agreed milestone as this validator computed it, not yet written
+/// ([`NodeInner::compute_agreed`]); written by [`NodeInner::commit_certified`] once the
+/// committee certified the same essence.
+pub struct ComputedMilestone {
+    /// The essence this validator signs.
+    pub essence: MilestoneEssence,
+    /// The blocks it confirms, in white-flag order.
+    pub order: Vec<BlockId>,
+    outcome: weft_ledger::MilestoneOutcome,
+    started: Instant,
+}
+
+impl std::fmt::Debug for ComputedMilestone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComputedMilestone")
+            .field("index", &self.essence.index)
+            .field("state_root", &self.essence.state_root)
+            .field("confirmed", &self.order.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Reads ledger state from the store.
 pub struct StoreState<'a>(pub &'a dyn Store);
 
@@ -276,6 +301,9 @@ pub struct NodeInner {
     /// Metrics.
     pub metrics: Metrics,
     validator_key: Option<OrganisationKey>,
+    /// Whether this node holds the key of a one-member committee and so issues every
+    /// milestone alone (a larger committee agrees through `crate::p2p::committee`).
+    issues_alone: bool,
     ingest: Mutex<Option<mpsc::Sender<IngestJob>>>,
     stopping: AtomicBool,
     /// Stored, unconfirmed blocks (mirrors the Tangle, readable without its lock).
@@ -312,8 +340,8 @@ impl std::ops::Deref for Node {
 }
 
 impl Node {
-    /// Opens the store, writes or checks the genesis, and starts the ingest and (for a
-    /// committee member) milestone threads.
+    /// Opens the store, writes or checks the genesis, and starts the ingest and (for the
+    /// member of a one-member committee) milestone threads.
     pub fn start(config: NodeConfig) -> Result<Node, NodeError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             NodeError::Setup(format!("cannot create {}: {e}", config.data_dir.display()))
@@ -322,7 +350,8 @@ impl Node {
         Node::start_with_store(config, store)
     }
 
-    /// As [`Node::start`], on a given store.
+    /// As [`Node::start`], on a given store (the validator key, if any, from
+    /// `WEFT_VALIDATOR_KEY`, or the dev committee key in dev mode).
     pub fn start_with_store(config: NodeConfig, store: Arc<dyn Store>) -> Result<Node, NodeError> {
         let validator_key = if config.dev {
             Some(crate::config::dev_key("committee"))
@@ -346,6 +375,36 @@ impl Node {
             }
             None => None,
         };
+        Node::start_with_key(config, store, validator_key)
+    }
+
+    /// As [`Node::start_with_store`], with the validator key given by the caller (tests
+    /// and tools that run several validators in one process) instead of read from the
+    /// environment.
+    pub fn start_with_key(
+        config: NodeConfig,
+        store: Arc<dyn Store>,
+        validator_key: Option<OrganisationKey>,
+    ) -> Result<Node, NodeError> {
+        if let Some(k) = &validator_key {
+            if !config.genesis.committee.contains(&k.public_key()) {
+                return Err(NodeError::Setup(format!(
+                    "validator key {} is not a committee member",
+                    k.public_key()
+                )));
+            }
+        }
+        let issues_alone = validator_key.is_some() && config.genesis.committee.members().len() == 1;
+        if validator_key.is_some()
+            && !issues_alone
+            && (config.network.is_none() || config.consensus.is_none())
+        {
+            return Err(NodeError::Setup(
+                "a validator of a committee of more than one member needs the [network] and \
+                 [consensus] sections: milestones are agreed with the other members"
+                    .into(),
+            ));
+        }
         let tangle_config = TangleConfig {
             max_unsolid: config.max_unsolid,
             tips: config.tips,
@@ -396,6 +455,7 @@ impl Node {
             events,
             metrics: Metrics::default(),
             validator_key,
+            issues_alone,
             ingest: Mutex::new(Some(tx)),
             gossip: Mutex::new(None),
             halted: AtomicBool::new(false),
@@ -417,7 +477,7 @@ impl Node {
             .spawn(move || ingest_node.ingest_loop(rx))
             .map_err(|e| NodeError::Setup(e.to_string()))?;
         node.threads.lock().push(ingest);
-        if node.validator_key.is_some() {
+        if node.issues_alone {
             let ms_node = node.inner.clone();
             let t = std::thread::Builder::new()
                 .name("weft-milestones".into())
@@ -881,26 +941,17 @@ impl NodeInner {
         }
     }
 
-    /// Issues the next milestone (this node must hold a committee key).
-    pub fn issue_milestone(&self) -> Result<LatestMilestone, NodeError> {
-        let key = self
-            .validator_key
-            .as_ref()
-            .ok_or_else(|| NodeError::Setup("not a committee member".into()))?;
-        let mut anchors = self.issuing.lock();
-        let started = Instant::now();
-        let mut chain = self.chain.lock();
-        let previous = chain.tangle.latest_milestone();
-        let now = now_ms();
-        let timestamp = match previous {
-            Some(p) if p.timestamp >= now => p.timestamp + 1,
-            _ => now,
-        };
-        let index = previous.map(|p| p.index + 1).unwrap_or(1);
-
-        // Merge the heads of the Tangle into at most eight parents with tip-merging
-        // blocks (no payload, signed by this committee member), so the milestone confirms
-        // every solid block that arrived before it.
+    /// Merges the heads of the Tangle into at most eight tips with tip-merging blocks (no
+    /// payload, signed by this committee member, attached here), so a milestone on them
+    /// confirms every solid block that arrived before it. Returns the tips and the
+    /// merging blocks' bytes to be gossiped (empty without a network).
+    fn merge_tips(
+        &self,
+        chain: &mut Chain,
+        key: &OrganisationKey,
+        timestamp: u64,
+        now: u64,
+    ) -> Result<(Vec<BlockId>, Vec<Vec<u8>>), NodeError> {
         let mut tips = chain.tangle.milestone_tips()?;
         if tips.len() > self.config.max_milestone_tips {
             // Under overload take a random sample, so no tip is skipped every time.
@@ -929,28 +980,98 @@ impl NodeInner {
             chain.tangle.attach(blocks, now)?;
             tips = merged;
         }
-        let mut parents = if tips.is_empty() {
-            vec![previous.map(|p| p.block_id).unwrap_or(BlockId::GENESIS)]
-        } else {
-            tips
-        };
-        parents.sort();
+        Ok((tips, merging))
+    }
 
-        let order = chain.tangle.white_flag_order(&parents)?;
+    /// A validator's proposal when a milestone is due (committees of more than one
+    /// member): the Tangle's heads merged into at most eight tips, the tip-merging
+    /// blocks gossiped. `None` when there is nothing new to confirm.
+    pub fn proposal_tips(&self) -> Result<Option<Vec<BlockId>>, NodeError> {
+        let key = self
+            .validator_key
+            .as_ref()
+            .ok_or_else(|| NodeError::Setup("not a committee member".into()))?;
+        let now = now_ms();
+        let (tips, merging) = {
+            let mut chain = self.chain.lock();
+            self.merge_tips(&mut chain, key, now, now)?
+        };
+        for b in merging {
+            self.gossip(b);
+        }
+        Ok((!tips.is_empty()).then_some(tips))
+    }
+
+    /// Computes the essence of an agreed milestone (`index`, `timestamp`, `parents`)
+    /// exactly as [`NodeInner::issue_milestone`] does for its own: the white-flag order
+    /// of the parents' unconfirmed past cone, the ledger applied to it, the inclusion
+    /// and state roots; nothing is written. `index` must be this node's latest + 1 and
+    /// the cone stored and solid ([`FollowError::Incomplete`] otherwise: fetch it).
+    pub fn compute_agreed(
+        &self,
+        index: u32,
+        timestamp: u64,
+        parents: &[BlockId],
+    ) -> Result<ComputedMilestone, FollowError> {
+        let anchors = self.issuing.lock();
+        if self.is_halted() {
+            return Err(FollowError::Halted);
+        }
+        let started = Instant::now();
+        let chain = self.chain.lock();
+        let previous = chain.tangle.latest_milestone();
+        let latest = previous.map(|p| p.index).unwrap_or(0);
+        if index <= latest {
+            return Err(FollowError::Known { index, latest });
+        }
+        if index > latest + 1 {
+            return Err(FollowError::Gap { index, latest });
+        }
+        let order = match chain.tangle.white_flag_order(parents) {
+            Ok(order) => order,
+            Err(source @ (TangleError::NotSolid(_) | TangleError::UnknownParent(_))) => {
+                return Err(FollowError::Incomplete { index, source })
+            }
+            Err(e) => return Err(FollowError::Node(e.into())),
+        };
+        let previous_id = previous.map(|p| p.id).unwrap_or(MilestoneId::NONE);
+        self.essence_of(
+            chain,
+            &anchors,
+            (index, timestamp, previous_id),
+            parents.to_vec(),
+            order,
+            started,
+        )
+        .map_err(|e| FollowError::Node(e.into()))
+    }
+
+    /// The one computation behind every milestone this node issues or signs: the blocks
+    /// of `order` (the white-flag order of the parents' unconfirmed cone, computed by the
+    /// caller under the Tangle lock it passes in) applied to the ledger on the confirmed
+    /// state, and the essence they make, `(index, timestamp, previous milestone id)`
+    /// given. The Tangle lock is released before the ledger runs: the caller holds the
+    /// issuing lock, and only its holder confirms blocks, so the cone cannot change.
+    fn essence_of(
+        &self,
+        chain: parking_lot::MutexGuard<'_, Chain>,
+        anchors: &KeyFilter,
+        (index, timestamp, previous_milestone_id): (u32, u64, MilestoneId),
+        parents: Vec<BlockId>,
+        order: Vec<BlockId>,
+        started: Instant,
+    ) -> Result<ComputedMilestone, weft_ledger::LedgerError> {
         let blocks: Vec<(BlockId, Arc<Block>)> = order
             .iter()
             .filter_map(|id| chain.tangle.pending_block(id).map(|b| (*id, b)))
             .collect();
         let commitment = chain.commitment;
-        // Only this thread confirms blocks, so the cone cannot change under us: apply the
-        // ledger, sign, and write without holding the lock that ingestion needs.
         drop(chain);
-
         let refs: Vec<(BlockId, &Block)> = blocks.iter().map(|(id, b)| (*id, b.as_ref())).collect();
         let outcome = self.ledger.apply_milestone(
             &AnchorFilteredState {
                 store: self.store.as_ref(),
-                anchors: &anchors,
+                anchors,
             },
             commitment,
             MilestoneContext { index, timestamp },
@@ -959,12 +1080,218 @@ impl NodeInner {
         let essence = MilestoneEssence {
             index,
             timestamp,
-            previous_milestone_id: previous.map(|p| p.id).unwrap_or(MilestoneId::NONE),
-            parents: parents.clone(),
+            previous_milestone_id,
+            parents,
             inclusion_root: inclusion_root(&order),
             state_root: outcome.state_root,
             committee_id: self.config.genesis.committee.id(),
         };
+        Ok(ComputedMilestone {
+            essence,
+            order,
+            outcome,
+            started,
+        })
+    }
+
+    /// Commits an agreed milestone this node computed ([`NodeInner::compute_agreed`])
+    /// once the committee certified it: the certified essence must be the one computed
+    /// here (else the node halts: a divergence), the certificate must verify, and the
+    /// milestone must still be the next one. The milestone block (signed by this
+    /// validator) and everything it confirms are written in one atomic, flushed batch by
+    /// the same code as every other milestone, then the block is gossiped.
+    pub fn commit_certified(
+        &self,
+        computed: ComputedMilestone,
+        milestone: Milestone,
+    ) -> Result<LatestMilestone, FollowError> {
+        let key = self
+            .validator_key
+            .as_ref()
+            .ok_or_else(|| NodeError::Setup("not a committee member".into()))?;
+        let mut anchors = self.issuing.lock();
+        if self.is_halted() {
+            return Err(FollowError::Halted);
+        }
+        let index = computed.essence.index;
+        let previous = self.chain.lock().tangle.latest_milestone();
+        let latest = previous.map(|p| p.index).unwrap_or(0);
+        if index <= latest {
+            return Err(FollowError::Known { index, latest });
+        }
+        let previous_id = previous.map(|p| p.id).unwrap_or(MilestoneId::NONE);
+        if index != latest + 1 || computed.essence.previous_milestone_id != previous_id {
+            return Err(FollowError::Gap { index, latest });
+        }
+        crate::milestone::verify_certificate(&milestone, &self.config.genesis.committee)
+            .map_err(|error| FollowError::Certificate { index, error })?;
+        if milestone.essence != computed.essence {
+            drop(anchors);
+            return Err(self.diverged(
+                index,
+                format!(
+                    "the committee certified state root {} and inclusion root {}, this \
+                     validator computed {} and {}",
+                    milestone.essence.state_root,
+                    milestone.essence.inclusion_root,
+                    computed.essence.state_root,
+                    computed.essence.inclusion_root
+                ),
+            ));
+        }
+        let ComputedMilestone {
+            essence,
+            order,
+            outcome,
+            started,
+        } = computed;
+        let timestamp = essence.timestamp;
+        let parents = essence.parents.clone();
+        let block = key.sign_block(
+            BlockBuilder::new(self.network_id, parents, timestamp)
+                .payload(Payload::Milestone(Box::new(milestone)))
+                .organisation(key.public_key()),
+        );
+        let bytes = block.to_bytes();
+        let latest = LatestMilestone {
+            index,
+            id: essence.id(),
+            block_id: BlockId::of_bytes(&bytes),
+            timestamp,
+        };
+        let latest = self.commit_milestone(
+            &mut anchors,
+            started,
+            block,
+            bytes.clone(),
+            latest,
+            &order,
+            outcome,
+        )?;
+        self.metrics.milestones_certified.inc();
+        drop(anchors);
+        self.gossip(bytes);
+        Ok(latest)
+    }
+
+    /// Stores another validator's block of a milestone this node already committed
+    /// (same index, same essence, certified) so that blocks approving it become solid:
+    /// each validator of a committee wraps the certified milestone in a block it signs,
+    /// so the milestone blocks of one index differ between validators. The block is
+    /// written as confirmed by that milestone; it is not part of the milestone's
+    /// white-flag order. Returns whether it was stored.
+    pub fn store_milestone_alias(&self, block: &Block, bytes: &[u8]) -> Result<bool, FollowError> {
+        let index = self.check_milestone_block(block)?;
+        let Payload::Milestone(milestone) = &block.payload else {
+            return Err(FollowError::NotAMilestone);
+        };
+        let block_id = BlockId::of_bytes(bytes);
+        let _issuing = self.issuing.lock();
+        let mut chain = self.chain.lock();
+        let latest = chain
+            .tangle
+            .latest_milestone()
+            .map(|l| l.index)
+            .unwrap_or(0);
+        if index > latest {
+            return Ok(false);
+        }
+        if chain
+            .tangle
+            .contains(&block_id)
+            .map_err(|e| FollowError::Node(e.into()))?
+        {
+            return Ok(false);
+        }
+        let ours = match self.milestone_by_index(index) {
+            Ok(Some((m, _))) => m,
+            Ok(None) => return Ok(false),
+            Err(e) => return Err(FollowError::Node(e.into())),
+        };
+        if ours.essence.id() != milestone.essence.id() {
+            return Err(FollowError::BadChain {
+                index,
+                latest,
+                reason: "another essence than the one certified here".into(),
+            });
+        }
+        let now = now_ms();
+        let mut batch = weft_tangle::WriteBatch::default();
+        batch.put(
+            weft_tangle::key(prefix::BLOCK, &[&block_id.0]),
+            bytes.to_vec(),
+        );
+        let meta = weft_tangle::BlockMetadata {
+            solid: true,
+            arrival_time: now,
+            referenced_by: Some(index),
+            white_flag_index: None,
+            conflict: 0,
+            confirmation_time: Some(now),
+        };
+        batch.put(
+            weft_tangle::key(prefix::METADATA, &[&block_id.0]),
+            meta.to_bytes(),
+        );
+        for p in &block.parents {
+            batch.put(
+                weft_tangle::key(prefix::CHILD, &[&p.0, &block_id.0]),
+                Vec::new(),
+            );
+        }
+        self.store.apply(batch).map_err(NodeError::from)?;
+        self.store.flush().map_err(NodeError::from)?;
+        // Blocks waiting for it are solidified by reloading the unconfirmed blocks.
+        let config = *chain.tangle.config();
+        match Tangle::open(self.store.clone(), config) {
+            Ok(t) => chain.tangle = t,
+            Err(e) => tracing::error!(error = %e, "reloading the Tangle failed"),
+        }
+        self.pending_blocks
+            .store(chain.tangle.pending_count(), Ordering::Relaxed);
+        Ok(true)
+    }
+
+    /// Issues the next milestone (this node must hold a committee key).
+    pub fn issue_milestone(&self) -> Result<LatestMilestone, NodeError> {
+        let key = self
+            .validator_key
+            .as_ref()
+            .ok_or_else(|| NodeError::Setup("not a committee member".into()))?;
+        let mut anchors = self.issuing.lock();
+        let started = Instant::now();
+        let mut chain = self.chain.lock();
+        let previous = chain.tangle.latest_milestone();
+        let now = now_ms();
+        let timestamp = match previous {
+            Some(p) if p.timestamp >= now => p.timestamp + 1,
+            _ => now,
+        };
+        let index = previous.map(|p| p.index + 1).unwrap_or(1);
+
+        let (tips, merging) = self.merge_tips(&mut chain, key, timestamp, now)?;
+        let mut parents = if tips.is_empty() {
+            vec![previous.map(|p| p.block_id).unwrap_or(BlockId::GENESIS)]
+        } else {
+            tips
+        };
+        parents.sort();
+
+        let order = chain.tangle.white_flag_order(&parents)?;
+        let previous_id = previous.map(|p| p.id).unwrap_or(MilestoneId::NONE);
+        let ComputedMilestone {
+            essence,
+            order,
+            outcome,
+            started,
+        } = self.essence_of(
+            chain,
+            &anchors,
+            (index, timestamp, previous_id),
+            parents.clone(),
+            order,
+            started,
+        )?;
         let signature = key.sign(&essence.signing_message());
         let milestone_id = essence.id();
         let milestone = Milestone {
@@ -1046,7 +1373,7 @@ impl NodeInner {
         bytes: Vec<u8>,
         listed: Option<&[BlockId]>,
     ) -> Result<LatestMilestone, FollowError> {
-        if self.validator_key.is_some() {
+        if self.issues_alone {
             return Err(FollowError::Validator);
         }
         let index = self.check_milestone_block(block)?;
@@ -1326,9 +1653,40 @@ impl NodeInner {
             .set(self.store.size_on_disk() as i64);
     }
 
-    /// Whether this node holds a committee key and issues milestones.
+    /// Whether this node holds a committee key (it issues milestones alone, or agrees
+    /// on them with the other members).
     pub fn is_validator(&self) -> bool {
         self.validator_key.is_some()
+    }
+
+    /// Whether this node issues every milestone alone (it holds the key of a one-member
+    /// committee); a validator of a larger committee agrees on milestones instead.
+    pub fn issues_alone(&self) -> bool {
+        self.issues_alone
+    }
+
+    /// This node's validator key, if it holds one.
+    pub fn validator_key(&self) -> Option<&OrganisationKey> {
+        self.validator_key.as_ref()
+    }
+
+    /// Whether every block in `tips` is stored here and solid; the ids not stored at
+    /// all are returned (to be fetched from peers).
+    pub fn tips_solid(&self, tips: &[BlockId]) -> (bool, Vec<BlockId>) {
+        let chain = self.chain.lock();
+        let mut all = true;
+        let mut unknown = Vec::new();
+        for id in tips {
+            match chain.tangle.metadata(id) {
+                Ok(Some(m)) if m.solid => {}
+                Ok(Some(_)) | Err(_) => all = false,
+                Ok(None) => {
+                    all = false;
+                    unknown.push(*id);
+                }
+            }
+        }
+        (all, unknown)
     }
 
     /// Tips for a client's next block.

@@ -40,11 +40,19 @@ enum Command {
         #[arg(long)]
         no_network: bool,
     },
-    /// Write the configurations and keys of a local consortium of nodes on 127.0.0.1.
+    /// Write the configurations and keys of a local consortium of nodes on 127.0.0.1:
+    /// by default every node is a validator of one committee (threshold 2f+1).
     Testnet {
         /// Number of nodes.
         #[arg(long, default_value_t = 4)]
         nodes: usize,
+        /// How many of the nodes are validators (default: all); 1 makes node 0 issue
+        /// every milestone alone and the others follow.
+        #[arg(long)]
+        validators: Option<usize>,
+        /// The consensus engine's round delay in milliseconds.
+        #[arg(long, default_value_t = 500)]
+        unit_delay_ms: u64,
         /// Directory to write (`DIR/node-i/config.toml`, `DIR/node-i/keys.env`).
         #[arg(long)]
         dir: PathBuf,
@@ -133,6 +141,8 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Testnet {
             nodes,
+            validators,
+            unit_delay_ms,
             dir,
             api_port,
             p2p_port,
@@ -144,6 +154,8 @@ fn main() -> anyhow::Result<()> {
                 api_port,
                 p2p_port,
                 milestone_interval_ms,
+                validators,
+                unit_delay_ms,
             };
             let written = weft_node::p2p::testnet::write(&options)?;
             print!(
@@ -267,9 +279,15 @@ async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     tracing::info!(network = %cfg.genesis.network_name, data_dir = %cfg.data_dir.display(), "starting node");
     let network = cfg.network.clone();
     let node = Node::start(cfg).context("starting the node")?;
-    if node.is_validator() {
+    if node.issues_alone() {
         tracing::info!(
             "committee member: issuing a milestone every {} ms",
+            node.config.milestone_interval_ms
+        );
+    } else if node.is_validator() {
+        tracing::info!(
+            members = node.config.genesis.committee.members().len(),
+            "validator: proposing every {} ms and agreeing on milestones with the committee",
             node.config.milestone_interval_ms
         );
     } else if network.is_some() {

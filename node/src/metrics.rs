@@ -36,6 +36,9 @@ pub struct Metrics {
     pub database_bytes: Gauge,
     /// Milestones received from peers, checked and applied (followers).
     pub milestones_followed: Counter,
+    /// Milestones this validator computed and signed, and committed once the committee
+    /// certified them (committees of more than one member).
+    pub milestones_certified: Counter,
     /// 1 once a received milestone's confirmed blocks or state root differed from this
     /// node's (it then applies no further milestone).
     pub state_divergence: Gauge,
@@ -68,6 +71,7 @@ impl Default for Metrics {
             pending_blocks: Gauge::default(),
             database_bytes: Gauge::default(),
             milestones_followed: Counter::default(),
+            milestones_certified: Counter::default(),
             state_divergence: Gauge::default(),
             peers_connected: Gauge::default(),
             gossip_accepted: Counter::default(),
@@ -136,6 +140,11 @@ impl Default for Metrics {
             "milestones_followed",
             "Milestones received from peers, checked and applied",
             m.milestones_followed.clone(),
+        );
+        m.registry.register(
+            "milestones_certified",
+            "Milestones this validator computed, signed and committed with the committee's certificate",
+            m.milestones_certified.clone(),
         );
         m.registry.register(
             "state_divergence",

@@ -7,11 +7,14 @@
 //! admits from its API, and the milestones (and tip-merging blocks) it issues, are
 //! published; peers' sync requests are answered from the store ([`StoreSource`]);
 //! parents a waiting block lacks are fetched from peers; and a follower (a node without
-//! a committee key) applies the certified milestones it receives by gossip, or fetches
-//! by sync when it is behind, one index at a time, through
-//! [`crate::core::NodeInner::follow_milestone`]. `specs/network.md` §8 describes the
-//! rules.
+//! a committee key, or a validator of a larger committee that fell behind) applies the
+//! certified milestones it receives by gossip, or fetches by sync when it is behind,
+//! one index at a time, through [`crate::core::NodeInner::follow_milestone`]. A
+//! validator of a committee of more than one member agrees on milestones with the
+//! others ([`committee`]). `specs/network.md` §8 and `specs/consensus.md` §9 describe
+//! the rules.
 
+pub mod committee;
 pub mod testnet;
 
 use std::collections::BTreeMap;
@@ -27,6 +30,8 @@ use weft_network::{
 use weft_tangle::{read, AttachOutcome};
 use weft_types::{Block, BlockId, Issuer, Payload};
 
+pub use self::committee::Byzantine;
+use self::committee::{Committee, CommitteeLink};
 use crate::config::NetworkSettings;
 use crate::core::{FollowError, Node, SubmitError};
 
@@ -52,6 +57,9 @@ pub enum P2pError {
     /// The network layer refused the configuration or could not listen.
     #[error(transparent)]
     Network(#[from] NetworkError),
+    /// The consensus session could not start.
+    #[error("consensus: {0}")]
+    Consensus(String),
 }
 
 /// The node's sync data, as peers may ask for it: blocks from the store, milestones
@@ -102,6 +110,7 @@ impl SyncSource for StoreSource {
 pub struct P2p {
     handle: NetworkHandle,
     tasks: Vec<JoinHandle<()>>,
+    committee: Option<Committee>,
 }
 
 impl P2p {
@@ -115,6 +124,9 @@ impl P2p {
         for t in &self.tasks {
             t.abort();
         }
+        if let Some(c) = self.committee {
+            c.stop().await;
+        }
         self.handle.shutdown().await;
     }
 }
@@ -127,10 +139,33 @@ pub fn node_key(settings: &NetworkSettings) -> Result<NodeKey, P2pError> {
     NodeKey::from_hex(&hex_seed).map_err(|_| P2pError::Key(format!("{var}: not 64 hex digits")))
 }
 
-/// Starts the network for `node` and the tasks that connect the two. Runs on the
-/// current tokio runtime.
+/// Starts the network for `node` and the tasks that connect the two (for a validator of
+/// a committee of more than one member, its consensus session too). Runs on the current
+/// tokio runtime.
 pub async fn start(node: Node, settings: &NetworkSettings) -> Result<P2p, P2pError> {
     let key = node_key(settings)?;
+    start_with(node, settings, key, None).await
+}
+
+/// As [`start`] with the node key given, for a validator that misbehaves as
+/// `byzantine` says (tests of the committee's safety only; needs the `byzantine`
+/// feature).
+#[cfg(feature = "byzantine")]
+pub async fn start_byzantine(
+    node: Node,
+    settings: &NetworkSettings,
+    key: NodeKey,
+    byzantine: Byzantine,
+) -> Result<P2p, P2pError> {
+    start_with(node, settings, key, Some(byzantine)).await
+}
+
+async fn start_with(
+    node: Node,
+    settings: &NetworkSettings,
+    key: NodeKey,
+    byzantine: Option<Byzantine>,
+) -> Result<P2p, P2pError> {
     let mut config = NetworkConfig::new(settings.listen.clone(), key, node.network_id);
     config.allowlist = settings.allowlist.clone();
     config.ban_duration = settings.ban_duration;
@@ -149,25 +184,51 @@ pub async fn start(node: Node, settings: &NetworkSettings) -> Result<P2p, P2pErr
     let (candidates_tx, candidates_rx) = mpsc::channel(MAX_CANDIDATES);
     let behind = Arc::new(Notify::new());
     let orphans = Arc::new(Notify::new());
+    let committee = match (
+        &node.config.consensus,
+        node.is_validator() && !node.issues_alone(),
+    ) {
+        (Some(consensus), true) => Some(
+            committee::start(
+                node.clone(),
+                handle.clone(),
+                consensus.clone(),
+                orphans.clone(),
+                byzantine,
+            )
+            .map_err(P2pError::Consensus)?,
+        ),
+        _ => None,
+    };
     let ctx = Ctx {
         node: node.clone(),
         handle: handle.clone(),
         candidates: candidates_tx,
         behind: behind.clone(),
         orphans: orphans.clone(),
+        committee: committee.as_ref().map(|c| c.link.clone()),
+        strict_committee: node.config.consensus.is_some(),
     };
     let mut tasks = vec![
         tokio::spawn(publish_loop(handle.clone(), publish_rx)),
         tokio::spawn(ctx.clone().event_loop(events)),
         tokio::spawn(ctx.clone().parents_loop()),
     ];
-    if node.is_validator() {
+    if node.issues_alone() {
         drop(candidates_rx);
     } else {
-        tracing::info!("follower: applying certified milestones received from peers");
+        if committee.is_some() {
+            tracing::info!("validator: agreeing on milestones with the committee");
+        } else {
+            tracing::info!("follower: applying certified milestones received from peers");
+        }
         tasks.push(tokio::spawn(ctx.follow_loop(candidates_rx)));
     }
-    Ok(P2p { handle, tasks })
+    Ok(P2p {
+        handle,
+        tasks,
+        committee,
+    })
 }
 
 async fn publish_loop(handle: NetworkHandle, mut blocks: mpsc::Receiver<Vec<u8>>) {
@@ -236,6 +297,11 @@ struct Ctx {
     behind: Arc<Notify>,
     /// A block waits for parents this node lacks.
     orphans: Arc<Notify>,
+    /// The committee wiring, on a validator of a committee of more than one member.
+    committee: Option<Arc<CommitteeLink>>,
+    /// Whether committee messages from peers are expected at all (a multi-member
+    /// committee is configured); otherwise they are only ignored.
+    strict_committee: bool,
 }
 
 impl Ctx {
@@ -283,6 +349,20 @@ impl Ctx {
                     self.node.metrics.peers_connected.dec();
                     tracing::info!(%peer, "peer disconnected");
                 }
+                NetworkEvent::Committee { from, bytes } => {
+                    let verdict = match &self.committee {
+                        Some(link) => link.deliver(from, bytes),
+                        // A follower of a multi-member committee: validators do not
+                        // send it consensus messages.
+                        None if self.strict_committee => {
+                            Err("sent a consensus message to a non-validator".into())
+                        }
+                        None => Ok(()),
+                    };
+                    if let Err(reason) = verdict {
+                        let _ = self.handle.strike(from, reason).await;
+                    }
+                }
                 NetworkEvent::PeerBanned {
                     peer,
                     reason,
@@ -309,12 +389,34 @@ impl Ctx {
     fn judge_milestone(&self, block: Block, bytes: Vec<u8>) -> Validation {
         match self.node.check_milestone_block(&block) {
             Ok(index) if index > self.latest_index() => {
-                if !self.node.is_validator() && self.candidates.try_send((block, bytes)).is_ok() {
+                if let (Some(link), Payload::Milestone(m)) = (&self.committee, &block.payload) {
+                    link.certified((**m).clone());
+                }
+                if !self.node.issues_alone() && self.candidates.try_send((block, bytes)).is_ok() {
                     self.behind.notify_one();
                 }
                 Validation::Accept
             }
-            Ok(_) => Validation::Ignore,
+            Ok(_) => {
+                // Another validator's block of a milestone committed here: stored when
+                // blocks approving it wait for it (off the event loop: it takes the
+                // issuing lock).
+                let node = self.node.clone();
+                tokio::task::spawn_blocking(move || {
+                    let id = BlockId::of_bytes(&bytes);
+                    if !node.missing_parents(usize::MAX).contains(&id) {
+                        return;
+                    }
+                    match node.store_milestone_alias(&block, &bytes) {
+                        Ok(true) => {
+                            tracing::debug!(%id, "stored another validator's milestone block")
+                        }
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!(error = %e, "milestone block not stored"),
+                    }
+                });
+                Validation::Ignore
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "gossiped milestone refused");
                 Validation::Reject
@@ -356,7 +458,21 @@ impl Ctx {
                 _ = self.orphans.notified() => {}
             }
             round += 1;
-            let missing = self.node.missing_parents(MAX_PARENTS_PER_ROUND);
+            let mut missing = self.node.missing_parents(MAX_PARENTS_PER_ROUND);
+            if let Some(link) = &self.committee {
+                // Tips of proposals the consensus gate waits for.
+                let wanted: Vec<BlockId> = link.wanted.lock().iter().copied().collect();
+                let unknown = self.node.unknown_blocks(&wanted).unwrap_or_default();
+                {
+                    let mut w = link.wanted.lock();
+                    w.retain(|id| unknown.contains(id));
+                }
+                for id in unknown {
+                    if missing.len() < MAX_PARENTS_PER_ROUND && !missing.contains(&id) {
+                        missing.push(id);
+                    }
+                }
+            }
             if missing.is_empty() {
                 continue;
             }
@@ -439,6 +555,10 @@ impl Ctx {
                     break;
                 }
                 let next = latest + 1;
+                if self.committee.as_ref().is_some_and(|c| c.busy_with(next)) {
+                    // This validator computed it and commits it once certified.
+                    break;
+                }
                 let applied = match candidates.remove(&next) {
                     Some((block, bytes)) => match self.apply(block, bytes, None).await {
                         Ok(()) => true,

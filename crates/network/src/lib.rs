@@ -7,9 +7,12 @@
 //! has validated them ([`NetworkHandle::report`]). Every node announces the milestones
 //! it holds (heartbeats), and missing blocks and milestones are fetched from peers over
 //! the `/weft/sync/1` request/response protocol, answered from the node's storage
-//! through [`SyncSource`]. A peer that sends undecodable or oversize data, or keeps
-//! sending blocks the node rejects, is disconnected and banned for a while. Every
-//! queue, map and cache is bounded; the bounds are stated where each is defined.
+//! through [`SyncSource`]. Validators of a committee exchange their consensus messages,
+//! opaque to this crate, on the `/weft/committee/1` request/response protocol
+//! ([`NetworkHandle::send_committee`], [`NetworkEvent::Committee`]). A peer that sends
+//! undecodable or oversize data, or keeps sending blocks the node rejects, is
+//! disconnected and banned for a while. Every queue, map and cache is bounded; the
+//! bounds are stated where each is defined.
 //!
 //! `specs/network.md` is the normative description of the wire formats.
 //!
@@ -45,9 +48,10 @@ pub use config::{node_address, peer_id_from_seed, NetworkConfig, NodeKey, PeerEn
 pub use error::NetworkError;
 pub use libp2p::{Multiaddr, PeerId};
 pub use peers::PeerStatus;
-pub use protocol::MilestoneRange;
+pub use protocol::{MilestoneRange, MAX_COMMITTEE_BYTES};
 pub use service::{
     Network, NetworkEvent, NetworkHandle, Published, Validation, MAX_CONFIRMED_PER_MILESTONE,
+    MAX_PENDING_COMMITTEE,
 };
 pub use source::{MilestoneData, SyncSource};
 

@@ -468,6 +468,70 @@ impl libp2p::request_response::Codec for SyncCodec {
     }
 }
 
+/// The committee protocol's name: validators' consensus messages, one per stream.
+pub const COMMITTEE_PROTOCOL: StreamProtocol = StreamProtocol::new("/weft/committee/1");
+/// Largest committee message body, in bytes: a consensus engine message (at most
+/// 1 MiB) and the node's one-byte channel tag, with room to spare.
+pub const MAX_COMMITTEE_BYTES: usize = (1 << 20) + 1024;
+
+/// The `/weft/committee/1` codec: the requester writes one frame (`u32` little-endian
+/// length, then at most [`MAX_COMMITTEE_BYTES`] of opaque body) and the responder
+/// acknowledges with an empty frame (length 0). The body is the node's business (this
+/// crate neither reads nor checks it). An oversize request is read as
+/// `Err(`[`Malformed`]`)` (nothing past the length prefix is read); an acknowledgement
+/// that is not an empty frame is an `InvalidData` error.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CommitteeCodec;
+
+#[async_trait]
+impl libp2p::request_response::Codec for CommitteeCodec {
+    type Protocol = StreamProtocol;
+    type Request = Result<Vec<u8>, Malformed>;
+    type Response = ();
+
+    async fn read_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<Result<Vec<u8>, Malformed>>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        match read_frame(io, MAX_COMMITTEE_BYTES).await {
+            Ok(body) => Ok(Ok(body)),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => Ok(Err(Malformed(e.to_string()))),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<()>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        read_frame(io, 0).await.map(|_| ())
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        request: Result<Vec<u8>, Malformed>,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        let body = request.map_err(|m| io::Error::new(io::ErrorKind::InvalidInput, m.0))?;
+        write_frame(io, &body, MAX_COMMITTEE_BYTES).await
+    }
+
+    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, _: ()) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &[], 0).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,9 +35,9 @@ use crate::config::{NetworkConfig, PeerEntry};
 use crate::error::NetworkError;
 use crate::peers::{PeerStatus, PeerTable, StrikeOutcome};
 use crate::protocol::{
-    self, fit_blocks, Malformed, MilestonePage, MilestoneRange, SyncCodec, SyncRequest,
-    SyncResponse, MAX_BLOCKS_PER_REQUEST, MAX_GOSSIP_BYTES, MAX_MILESTONE_IDS_PER_PAGE,
-    SYNC_PROTOCOL,
+    self, fit_blocks, CommitteeCodec, Malformed, MilestonePage, MilestoneRange, SyncCodec,
+    SyncRequest, SyncResponse, COMMITTEE_PROTOCOL, MAX_BLOCKS_PER_REQUEST, MAX_COMMITTEE_BYTES,
+    MAX_GOSSIP_BYTES, MAX_MILESTONE_IDS_PER_PAGE, SYNC_PROTOCOL,
 };
 use crate::source::{MilestoneData, SyncSource};
 
@@ -50,6 +50,9 @@ const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most blocks a milestone may be said to confirm; a peer that claims more is
 /// misbehaving (32 MiB of ids).
 pub const MAX_CONFIRMED_PER_MILESTONE: u32 = 1 << 20;
+/// Most committee messages sent and not yet acknowledged at once; more are dropped (the
+/// consensus engine resends what matters).
+pub const MAX_PENDING_COMMITTEE: usize = 1024;
 
 /// What the node decided about a gossiped block, reported with
 /// [`NetworkHandle::report`].
@@ -115,6 +118,15 @@ pub enum NetworkEvent {
         /// The lowest milestone index it still keeps.
         oldest: u32,
     },
+    /// A message on the committee protocol (`/weft/committee/1`): opaque bytes (at
+    /// most [`MAX_COMMITTEE_BYTES`]) that the node decodes. `from` is the peer the
+    /// noise handshake authenticated, never a claim inside the message.
+    Committee {
+        /// The authenticated peer it came from.
+        from: PeerId,
+        /// The message body.
+        bytes: Vec<u8>,
+    },
     /// A peer was disconnected and banned for misbehaviour.
     PeerBanned {
         /// The peer.
@@ -144,6 +156,14 @@ enum Command {
     Peers {
         reply: oneshot::Sender<Vec<PeerStatus>>,
     },
+    Committee {
+        peer: PeerId,
+        bytes: Vec<u8>,
+    },
+    Strike {
+        peer: PeerId,
+        reason: String,
+    },
     Shutdown {
         reply: oneshot::Sender<()>,
     },
@@ -163,6 +183,7 @@ struct WeftBehaviour {
     limits: connection_limits::Behaviour,
     gossipsub: gossipsub::Behaviour<gossipsub::IdentityTransform, WhitelistSubscriptionFilter>,
     sync: request_response::Behaviour<SyncCodec>,
+    committee: request_response::Behaviour<CommitteeCodec>,
     ping: ping::Behaviour,
 }
 
@@ -235,6 +256,7 @@ impl Network {
             ban_duration: config.ban_duration,
             heartbeat_interval: config.heartbeat_interval,
             dropped: dropped.clone(),
+            committee_pending: HashSet::new(),
         };
         let task = tokio::spawn(service.run(command_rx, internal_rx));
         let handle = NetworkHandle {
@@ -320,11 +342,19 @@ fn build_behaviour(
             .with_request_timeout(config.request_timeout)
             .with_max_concurrent_streams(config.max_inbound_requests),
     );
+    let committee = request_response::Behaviour::with_codec(
+        CommitteeCodec,
+        [(COMMITTEE_PROTOCOL, ProtocolSupport::Full)],
+        request_response::Config::default()
+            .with_request_timeout(config.request_timeout)
+            .with_max_concurrent_streams(MAX_PENDING_COMMITTEE),
+    );
     Ok(WeftBehaviour {
         allow,
         limits,
         gossipsub,
         sync,
+        committee,
         ping: ping::Behaviour::new(ping::Config::new()),
     })
 }
@@ -564,6 +594,32 @@ impl NetworkHandle {
         }
     }
 
+    /// Sends one committee message to `peer` on `/weft/committee/1` (best effort: it is
+    /// dropped when the peer is not connected, is banned, or [`MAX_PENDING_COMMITTEE`]
+    /// messages await acknowledgement; failures are logged, not returned).
+    pub async fn send_committee(&self, peer: PeerId, bytes: Vec<u8>) -> Result<(), NetworkError> {
+        if bytes.len() > MAX_COMMITTEE_BYTES {
+            return Err(NetworkError::RequestTooLarge(format!(
+                "committee message of {} bytes",
+                bytes.len()
+            )));
+        }
+        self.commands
+            .send(Command::Committee { peer, bytes })
+            .await
+            .map_err(|_| NetworkError::Shutdown)
+    }
+
+    /// Records one strike against `peer` for misbehaviour the node found (for example
+    /// an undecodable committee message); at
+    /// [`NetworkConfig::max_invalid_blocks`] strikes it is banned.
+    pub async fn strike(&self, peer: PeerId, reason: String) -> Result<(), NetworkError> {
+        self.commands
+            .send(Command::Strike { peer, reason })
+            .await
+            .map_err(|_| NetworkError::Shutdown)
+    }
+
     /// Every allowlisted peer: connected or not, its announced milestone range,
     /// strikes and ban.
     pub async fn peers(&self) -> Result<Vec<PeerStatus>, NetworkError> {
@@ -607,6 +663,9 @@ struct Service {
     ban_duration: Duration,
     heartbeat_interval: Duration,
     dropped: Arc<AtomicU64>,
+    /// Committee messages sent and not yet acknowledged: at most
+    /// [`MAX_PENDING_COMMITTEE`].
+    committee_pending: HashSet<OutboundRequestId>,
 }
 
 fn is_violation(e: &io::Error) -> bool {
@@ -775,6 +834,22 @@ impl Service {
             Command::Peers { reply } => {
                 let _ = reply.send(self.peers.status(Instant::now()));
             }
+            Command::Committee { peer, bytes } => {
+                if !self.peers.is_connected(&peer)
+                    || self.peers.is_banned(&peer)
+                    || self.committee_pending.len() >= MAX_PENDING_COMMITTEE
+                {
+                    tracing::debug!(%peer, "committee message dropped");
+                    return;
+                }
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .committee
+                    .send_request(&peer, Ok(bytes));
+                self.committee_pending.insert(id);
+            }
+            Command::Strike { peer, reason } => self.strike(peer, 1, reason),
             Command::Shutdown { .. } => {}
         }
     }
@@ -822,6 +897,7 @@ impl Service {
         match event {
             SwarmEvent::Behaviour(WeftBehaviourEvent::Gossipsub(e)) => self.on_gossip(e),
             SwarmEvent::Behaviour(WeftBehaviourEvent::Sync(e)) => self.on_sync(e),
+            SwarmEvent::Behaviour(WeftBehaviourEvent::Committee(e)) => self.on_committee(e),
             SwarmEvent::Behaviour(WeftBehaviourEvent::Ping(ping::Event {
                 peer,
                 connection,
@@ -995,6 +1071,48 @@ impl Service {
                 // not the peer's fault as far as we can tell. (Malformed requests
                 // arrive as `Message::Request` with `Err`, above.)
                 tracing::debug!(%peer, %error, "inbound sync request failed");
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    fn on_committee(&mut self, event: request_response::Event<Result<Vec<u8>, Malformed>, ()>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => match request {
+                    Ok(bytes) => {
+                        let _ = self
+                            .swarm
+                            .behaviour_mut()
+                            .committee
+                            .send_response(channel, ());
+                        if !self.emit(NetworkEvent::Committee { from: peer, bytes }) {
+                            tracing::debug!(%peer, "committee message dropped: events full");
+                        }
+                    }
+                    Err(Malformed(reason)) => self.strike(
+                        peer,
+                        self.strike_all,
+                        format!("sent an invalid committee message: {reason}"),
+                    ),
+                },
+                request_response::Message::Response { request_id, .. } => {
+                    self.committee_pending.remove(&request_id);
+                }
+            },
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                self.committee_pending.remove(&request_id);
+                tracing::debug!(%peer, %error, "committee message not delivered");
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "inbound committee message failed");
             }
             request_response::Event::ResponseSent { .. } => {}
         }

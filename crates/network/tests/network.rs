@@ -426,3 +426,57 @@ async fn a_full_event_channel_drops_blocks_without_stalling_the_network() {
     a.shutdown().await;
     b.handle.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committee_messages_arrive_from_the_authenticated_peer_and_strikes_ban() {
+    let mut config = test_config(1, vec![accept_only(2)]);
+    config.ban_duration = Duration::from_secs(60);
+    let a = start(config).await;
+    let b = start(test_config(2, vec![a.handle.entry()])).await;
+    eventually("connection", || a.connected_to(peer(2))).await;
+    eventually("connection", || b.connected_to(peer(1))).await;
+
+    let committee = |node: &TestNode| -> Vec<(weft_network::PeerId, Vec<u8>)> {
+        node.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                NetworkEvent::Committee { from, bytes } => Some((from, bytes)),
+                _ => None,
+            })
+            .collect()
+    };
+    b.handle
+        .send_committee(peer(1), vec![0, 1, 2, 3])
+        .await
+        .expect("queued");
+    a.handle
+        .send_committee(peer(2), vec![7; 100_000])
+        .await
+        .expect("queued");
+    eventually("A receives B's message", || async {
+        committee(&a) == vec![(peer(2), vec![0, 1, 2, 3])]
+    })
+    .await;
+    eventually("B receives A's message", || async {
+        committee(&b) == vec![(peer(1), vec![7; 100_000])]
+    })
+    .await;
+    // Too large to send at all.
+    assert!(matches!(
+        a.handle
+            .send_committee(peer(2), vec![0; weft_network::MAX_COMMITTEE_BYTES + 1])
+            .await,
+        Err(NetworkError::RequestTooLarge(_))
+    ));
+    // The node strikes a peer for what it refuses in a message; three strikes ban it.
+    for n in 0..3 {
+        a.handle
+            .strike(peer(2), format!("bad committee message {n}"))
+            .await
+            .expect("strike");
+    }
+    eventually("B banned", || async { a.banned(peer(2)) }).await;
+    for node in [&a, &b] {
+        node.handle.shutdown().await;
+    }
+}

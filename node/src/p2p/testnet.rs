@@ -3,9 +3,10 @@
 //! This module exists so that starting several nodes that know each other takes one
 //! command: it writes one directory per node with its TOML configuration (one genesis
 //! shared by all, 127.0.0.1 ports for the API and the peer-to-peer listener, an
-//! allowlist of every other node) and its secret seeds in a `keys.env` file readable
-//! only by its owner, to be loaded into the environment of the node's process (seeds are
-//! never read from a file by the node itself).
+//! allowlist of every other node, and for a committee of more than one validator the
+//! `[consensus]` section naming each validator's node) and its secret seeds in a
+//! `keys.env` file readable only by its owner, to be loaded into the environment of the
+//! node's process (seeds are never read from a file by the node itself).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -32,8 +33,14 @@ pub struct TestnetOptions {
     pub api_port: u16,
     /// Peer-to-peer port of node 0; node `i` uses `p2p_port + i`.
     pub p2p_port: u16,
-    /// Milestone interval of the issuing node (ms).
+    /// Milestone interval (ms): how often the validators propose (or the only
+    /// validator issues) a milestone.
     pub milestone_interval_ms: u64,
+    /// How many of the nodes are validators (nodes `0..validators`, each with its own
+    /// committee key; threshold `⌊2n/3⌋ + 1`); the others follow. `None`: all of them.
+    pub validators: Option<usize>,
+    /// The consensus engine's round (unit) delay in ms, written to `[consensus]`.
+    pub unit_delay_ms: u64,
 }
 
 /// Why the testnet could not be written.
@@ -63,7 +70,7 @@ pub struct TestnetNode {
     pub api: String,
     /// Its allowlist entry (`<multiaddr>/p2p/<peer id>`).
     pub entry: PeerEntry,
-    /// Whether it holds the committee key.
+    /// Whether it holds a committee key.
     pub validator: bool,
 }
 
@@ -87,14 +94,30 @@ fn write_secret(path: &Path, text: &str) -> Result<(), TestnetError> {
     file.write_all(text.as_bytes()).map_err(io(path))
 }
 
+/// The committee threshold of `n` members: more than two thirds, `⌊2n/3⌋ + 1`
+/// (`2f + 1` for `n = 3f + 1`).
+pub fn threshold(n: usize) -> u16 {
+    (2 * n / 3 + 1) as u16
+}
+
 /// Writes `DIR/node-i/config.toml` and `DIR/node-i/keys.env` for every node, and
 /// `DIR/organisation.env` (the genesis organisation's and authority's seeds, for
-/// scripts that sign blocks). Node 0 holds the committee key (a one-member committee);
-/// the others follow its milestones.
+/// scripts that sign blocks). Nodes `0..validators` each hold one committee key (all
+/// nodes by default) and agree on milestones; the others follow the certified
+/// milestones. With one validator it issues every milestone alone.
 pub fn write(options: &TestnetOptions) -> Result<Vec<TestnetNode>, TestnetError> {
     let n = options.nodes;
     if !(1..=64).contains(&n) {
         return Err(TestnetError::Options("--nodes: 1 to 64".into()));
+    }
+    let v = options.validators.unwrap_or(n);
+    if !(1..=n).contains(&v) {
+        return Err(TestnetError::Options(
+            "--validators: 1 to the number of nodes".into(),
+        ));
+    }
+    if !(10..=60_000).contains(&options.unit_delay_ms) {
+        return Err(TestnetError::Options("--unit-delay-ms: 10 to 60000".into()));
     }
     if options.milestone_interval_ms < 50 {
         return Err(TestnetError::Options(
@@ -124,14 +147,45 @@ pub fn write(options: &TestnetOptions) -> Result<Vec<TestnetNode>, TestnetError>
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
 
     let mut rng = rand::rngs::OsRng;
-    let committee = OrganisationKey::generate(&mut rng);
+    let validator_keys: Vec<OrganisationKey> = (0..v)
+        .map(|_| OrganisationKey::generate(&mut rng))
+        .collect();
     let authority = OrganisationKey::generate(&mut rng);
     let organisation = OrganisationKey::generate(&mut rng);
     let node_keys: Vec<NodeKey> = (0..n).map(|_| NodeKey::generate()).collect();
     let network_name = format!(
         "weft-testnet-{}",
-        &hex::encode(committee.public_key().0)[..8]
+        &hex::encode(validator_keys[0].public_key().0)[..8]
     );
+    let members: Vec<String> = validator_keys
+        .iter()
+        .map(|k| format!("\"{}\"", k.public_key()))
+        .collect();
+    let consensus = if v > 1 {
+        let entries: Vec<String> = validator_keys
+            .iter()
+            .zip(&node_keys)
+            .map(|(k, node)| {
+                format!(
+                    "{{ key = \"{}\", peer = \"{}\" }}",
+                    k.public_key(),
+                    node.peer_id()
+                )
+            })
+            .collect();
+        format!(
+            "\n[consensus]\n\
+             # Every validator uses the same values here.\n\
+             genesis_time_ms = {}\n\
+             unit_delay_ms = {}\n\
+             validators = [\n    {}\n]\n",
+            crate::core::now_ms(),
+            options.unit_delay_ms,
+            entries.join(",\n    ")
+        )
+    } else {
+        String::new()
+    };
 
     let mut nodes = Vec::with_capacity(n);
     for (i, key) in node_keys.iter().enumerate() {
@@ -144,7 +198,7 @@ pub fn write(options: &TestnetOptions) -> Result<Vec<TestnetNode>, TestnetError>
             dir: node_dir,
             api: format!("http://127.0.0.1:{}", options.api_port + i as u16),
             entry: PeerEntry::new(key.peer_id(), Some(listen)),
-            validator: i == 0,
+            validator: i < v,
         });
     }
 
@@ -177,8 +231,8 @@ pub fn write(options: &TestnetOptions) -> Result<Vec<TestnetNode>, TestnetError>
              network_name = \"{network_name}\"\n\
              data_dir = \"{data}\"\n\
              api = \"127.0.0.1:{api}\"\n\
-             committee_threshold = 1\n\
-             committee = [\"{committee}\"]\n\
+             committee_threshold = {threshold}\n\
+             committee = [{committee}]\n\
              authority = \"{authority}\"\n\
              organisations = [\"{organisation}\"]\n\
              milestone_interval_ms = {interval}\n\
@@ -188,15 +242,16 @@ pub fn write(options: &TestnetOptions) -> Result<Vec<TestnetNode>, TestnetError>
              key_env = \"{NODE_KEY_ENV}\"\n\
              heartbeat_interval_ms = 1000\n\
              ban_duration_s = 600\n\
-             allowlist = [\n    {allow}\n]\n",
-            role = if i == 0 {
-                " (holds the committee key: issues milestones)"
-            } else {
-                " (follower)"
+             allowlist = [\n    {allow}\n]\n{consensus}",
+            role = match (i < v, v) {
+                (true, 1) => " (holds the committee key: issues milestones)",
+                (true, _) => " (validator: agrees on milestones with the committee)",
+                (false, _) => " (follower)",
             },
+            threshold = threshold(v),
             data = node.dir.join("data").display(),
             api = options.api_port + i as u16,
-            committee = committee.public_key(),
+            committee = members.join(", "),
             authority = authority.public_key(),
             organisation = organisation.public_key(),
             interval = options.milestone_interval_ms,
@@ -208,12 +263,8 @@ pub fn write(options: &TestnetOptions) -> Result<Vec<TestnetNode>, TestnetError>
              {NODE_KEY_ENV}={}\n",
             node_keys[i].to_hex().as_str()
         );
-        if node.validator {
-            let _ = writeln!(
-                env,
-                "{VALIDATOR_KEY_ENV}={}",
-                hex::encode(*committee.seed())
-            );
+        if let Some(key) = validator_keys.get(i) {
+            let _ = writeln!(env, "{VALIDATOR_KEY_ENV}={}", hex::encode(*key.seed()));
         }
         let env = zeroize::Zeroizing::new(env);
         write_secret(&node.dir.join("keys.env"), &env)?;
@@ -224,14 +275,33 @@ pub fn write(options: &TestnetOptions) -> Result<Vec<TestnetNode>, TestnetError>
 /// The instructions printed after [`write`].
 pub fn instructions(options: &TestnetOptions, nodes: &[TestnetNode]) -> String {
     let dir = std::path::absolute(&options.dir).unwrap_or_else(|_| options.dir.clone());
+    let v = nodes.iter().filter(|n| n.validator).count();
+    let roles = if v == 1 {
+        format!(
+            "node-0 holds the committee key and issues a milestone every {} ms; the others \
+             follow and check its certificates",
+            options.milestone_interval_ms
+        )
+    } else {
+        format!(
+            "nodes 0 to {} are the validators of a {v}-member committee (threshold {}): \
+             they agree on milestones with AlephBFT, proposing every {} ms{}",
+            v - 1,
+            threshold(v),
+            options.milestone_interval_ms,
+            if v < nodes.len() {
+                "; the others follow and check the certificates"
+            } else {
+                ""
+            }
+        )
+    };
     let mut out = format!(
-        "Wrote a {}-node testnet in {}: node-0 holds the committee key and issues a \
-         milestone every {} ms; the others follow and check its certificates.\n\n\
+        "Wrote a {}-node testnet in {}: {roles}.\n\n\
          Start each node in its own terminal (the keys go into the environment, never on \
          the command line):\n",
         nodes.len(),
         dir.display(),
-        options.milestone_interval_ms
     );
     for node in nodes {
         let _ = writeln!(
@@ -266,17 +336,23 @@ mod tests {
             api_port: 17100,
             p2p_port: 17200,
             milestone_interval_ms: 500,
+            validators: None,
+            unit_delay_ms: 100,
         };
         let nodes = write(&options).unwrap();
         assert_eq!(nodes.len(), 3);
-        for (i, node) in nodes.iter().enumerate() {
+        for node in &nodes {
             let config = crate::config::NodeConfig::from_file(&node.config).unwrap();
             let network = config.network.expect("a [network] section");
             assert_eq!(network.allowlist.len(), 2);
             assert!(!network.allowlist.contains(&node.entry));
             assert_eq!(config.milestone_interval_ms, 500);
             let keys = std::fs::read_to_string(node.dir.join("keys.env")).unwrap();
-            assert_eq!(keys.contains(VALIDATOR_KEY_ENV), i == 0);
+            assert!(keys.contains(VALIDATOR_KEY_ENV));
+            assert_eq!(config.genesis.committee.members().len(), 3);
+            assert_eq!(config.genesis.committee.threshold(), 3);
+            let consensus = config.consensus.expect("a [consensus] section");
+            assert!(consensus.position_of(&node.entry.peer_id).is_some());
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
@@ -293,6 +369,20 @@ mod tests {
         assert_eq!(a.genesis, b.genesis);
         // Never over an existing testnet.
         assert!(write(&options).is_err());
+        // One validator: node 0 issues alone, the others follow.
+        let solo = TestnetOptions {
+            dir: dir.path().join("solo"),
+            validators: Some(1),
+            ..options.clone()
+        };
+        let solo_nodes = write(&solo).unwrap();
+        for (i, node) in solo_nodes.iter().enumerate() {
+            let config = crate::config::NodeConfig::from_file(&node.config).unwrap();
+            assert_eq!(config.genesis.committee.members().len(), 1);
+            assert!(config.consensus.is_none());
+            let keys = std::fs::read_to_string(node.dir.join("keys.env")).unwrap();
+            assert_eq!(keys.contains(VALIDATOR_KEY_ENV), i == 0);
+        }
         let text = instructions(&options, &nodes);
         assert!(text.contains("weft-node run --config"));
         let keys = std::fs::read_to_string(nodes[0].dir.join("keys.env")).unwrap();
