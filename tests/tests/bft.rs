@@ -48,6 +48,36 @@ async fn latests(net: &Testnet, nodes: &[usize]) -> Vec<u32> {
     out
 }
 
+/// Waits until validator `node` (restarted) signs a milestone again — blocks submitted
+/// to it are confirmed by a milestone that carries its signature — then checks that
+/// nodes 1..=3 hold the same history up to the lowest latest milestone.
+async fn signs_again(net: &Testnet, node: usize) {
+    let key = net.validator_key(node).expect("a validator");
+    let mut k = 0u32;
+    net.until(&format!("node {node} signs a milestone again"), || {
+        k += 1;
+        let data = format!("after the restart {k}");
+        async move {
+            let (_, index) = confirm(net, node, data.as_bytes(), &[0, 1, 2, 3]).await;
+            for i in 0..4 {
+                if let Ok(m) = net.clients[i].milestone(index, false).await {
+                    if m.signatures.iter().any(|s| s.public_key == key) {
+                        return true;
+                    }
+                }
+            }
+            false
+        }
+    })
+    .await;
+    let upto = *latests(net, &[0, 1, 2, 3])
+        .await
+        .iter()
+        .min()
+        .expect("four");
+    net.same_history(&[1, 2, 3], upto).await;
+}
+
 /// Every milestone `1..=upto` on node 0 carries at least 3 committee signatures.
 async fn certified_by_three(net: &Testnet, upto: u32) {
     for index in 1..=upto {
@@ -114,31 +144,7 @@ async fn a_killed_validator_is_not_needed_and_signs_again_after_restart() {
     net.start(3);
     assert_eq!(net.outcome(3, &b).await, net.outcome(0, &b).await);
     // It takes part again: a later milestone carries its signature.
-    let key = net.validator_key(3).expect("node 3 is a validator");
-    let mut k = 0u32;
-    net.until("node 3 signs a milestone again", || {
-        k += 1;
-        let data = format!("after the restart {k}");
-        let net = &net;
-        async move {
-            let (_, index) = confirm(net, 3, data.as_bytes(), &[0, 1, 2, 3]).await;
-            for i in 0..4 {
-                if let Ok(m) = net.clients[i].milestone(index, false).await {
-                    if m.signatures.iter().any(|s| s.public_key == key) {
-                        return true;
-                    }
-                }
-            }
-            false
-        }
-    })
-    .await;
-    let upto = *latests(&net, &[0, 1, 2, 3])
-        .await
-        .iter()
-        .min()
-        .expect("four");
-    net.same_history(&[1, 2, 3], upto).await;
+    signs_again(&net, 3).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -264,31 +270,7 @@ async fn sessions_end_and_a_validator_that_missed_an_end_joins_the_next() {
     })
     .await;
     // And signs again: a later milestone carries its signature.
-    let key = net.validator_key(3).expect("node 3 is a validator");
-    let mut k = 0u32;
-    net.until("node 3 signs a milestone again", || {
-        k += 1;
-        let data = format!("after the restart {k}");
-        let net = &net;
-        async move {
-            let (_, index) = confirm(net, 3, data.as_bytes(), &[0, 1, 2, 3]).await;
-            for i in 0..4 {
-                if let Ok(m) = net.clients[i].milestone(index, false).await {
-                    if m.signatures.iter().any(|s| s.public_key == key) {
-                        return true;
-                    }
-                }
-            }
-            false
-        }
-    })
-    .await;
-    let upto = *latests(&net, &[0, 1, 2, 3])
-        .await
-        .iter()
-        .min()
-        .expect("four");
-    net.same_history(&[1, 2, 3], upto).await;
+    signs_again(&net, 3).await;
 }
 
 /// Nodes 0–2 are honest processes; node 3 runs in this process as a validator that
