@@ -44,6 +44,18 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Milestones are committed one index at a time: refuses an `index` that is already
+/// committed (`latest` or below) or that would leave a gap after `latest`.
+fn next_index(index: u32, latest: u32) -> Result<(), FollowError> {
+    if index <= latest {
+        return Err(FollowError::Known { index, latest });
+    }
+    if index > latest + 1 {
+        return Err(FollowError::Gap { index, latest });
+    }
+    Ok(())
+}
+
 /// Why a submitted block was refused. Nothing was stored.
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
@@ -1021,12 +1033,7 @@ impl NodeInner {
         let chain = self.chain.lock();
         let previous = chain.tangle.latest_milestone();
         let latest = previous.map(|p| p.index).unwrap_or(0);
-        if index <= latest {
-            return Err(FollowError::Known { index, latest });
-        }
-        if index > latest + 1 {
-            return Err(FollowError::Gap { index, latest });
-        }
+        next_index(index, latest)?;
         let order = match chain.tangle.white_flag_order(parents) {
             Ok(order) => order,
             Err(source @ (TangleError::NotSolid(_) | TangleError::UnknownParent(_))) => {
@@ -1116,11 +1123,9 @@ impl NodeInner {
         let index = computed.essence.index;
         let previous = self.chain.lock().tangle.latest_milestone();
         let latest = previous.map(|p| p.index).unwrap_or(0);
-        if index <= latest {
-            return Err(FollowError::Known { index, latest });
-        }
+        next_index(index, latest)?;
         let previous_id = previous.map(|p| p.id).unwrap_or(MilestoneId::NONE);
-        if index != latest + 1 || computed.essence.previous_milestone_id != previous_id {
+        if computed.essence.previous_milestone_id != previous_id {
             return Err(FollowError::Gap { index, latest });
         }
         crate::milestone::verify_certificate(&milestone, &self.config.genesis.committee)
@@ -1389,12 +1394,7 @@ impl NodeInner {
         let chain = self.chain.lock();
         let previous = chain.tangle.latest_milestone();
         let latest = previous.map(|p| p.index).unwrap_or(0);
-        if index <= latest {
-            return Err(FollowError::Known { index, latest });
-        }
-        if index > latest + 1 {
-            return Err(FollowError::Gap { index, latest });
-        }
+        next_index(index, latest)?;
         let previous_id = previous.map(|p| p.id).unwrap_or(MilestoneId::NONE);
         if essence.previous_milestone_id != previous_id {
             return Err(FollowError::BadChain {

@@ -3,8 +3,8 @@
 //! ledger's reason as the error code, and nothing changed), the notes a wallet scans,
 //! and the audit — by the route and by `weft-node audit` as a separate process.
 
-use std::path::PathBuf;
-
+mod common;
+use common::node_binary;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde_json::Value;
@@ -84,21 +84,6 @@ fn open(
 
 async fn audit(net: &Network, program: &ProgramId) -> Value {
     net.client.program_audit(program.bytes()).await.unwrap()
-}
-
-fn node_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target directory");
-    let bin = dir.join(format!("weft-node{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is missing: build it with `cargo build --release -p weft-node`",
-        bin.display()
-    );
-    bin
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

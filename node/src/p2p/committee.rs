@@ -668,17 +668,7 @@ impl Driver {
         self.last_announce = Some(Instant::now());
         let mut body = vec![CHANNEL_SESSION];
         body.extend_from_slice(&self.state.encode());
-        for (i, (_, peer)) in self.link.settings.validators.iter().enumerate() {
-            if i != self.link.own
-                && self
-                    .handle
-                    .send_committee(*peer, body.clone())
-                    .await
-                    .is_err()
-            {
-                return;
-            }
-        }
+        self.send_to_others(&body).await;
     }
 
     /// A member's session. When `f + 1` members announce the same later session (so at
@@ -844,20 +834,28 @@ impl Driver {
         vec![SignatureShare::sign(essence.clone(), &self.key)]
     }
 
+    /// Sends `body` to every other validator; false once the network is gone.
+    async fn send_to_others(&self, body: &[u8]) -> bool {
+        for (i, (_, peer)) in self.link.settings.validators.iter().enumerate() {
+            if i != self.link.own
+                && self
+                    .handle
+                    .send_committee(*peer, body.to_vec())
+                    .await
+                    .is_err()
+            {
+                return false;
+            }
+        }
+        true
+    }
+
     async fn broadcast(&self, shares: &[SignatureShare]) {
         for share in shares {
             let mut body = vec![CHANNEL_SHARE];
             body.extend_from_slice(&share.to_bytes());
-            for (i, (_, peer)) in self.link.settings.validators.iter().enumerate() {
-                if i != self.link.own
-                    && self
-                        .handle
-                        .send_committee(*peer, body.clone())
-                        .await
-                        .is_err()
-                {
-                    return;
-                }
+            if !self.send_to_others(&body).await {
+                return;
             }
         }
     }
