@@ -23,6 +23,7 @@ use weft_types::{Block, BlockId, Milestone};
 
 use crate::api_ledger;
 use crate::api_notes;
+use crate::api_snapshots;
 use crate::core::{Node, SubmitError, Submitted};
 
 /// The OpenAPI document (kept in `specs/`).
@@ -53,6 +54,10 @@ impl ApiError {
     }
     pub(crate) fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "notFound", message)
+    }
+    /// 410: the thing existed and was confirmed, but this node pruned its body.
+    pub(crate) fn pruned(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::GONE, "pruned", message)
     }
     pub(crate) fn internal(message: impl std::fmt::Display) -> ApiError {
         tracing::error!(%message, "internal error");
@@ -207,6 +212,8 @@ pub fn router(node: Node) -> Router {
             "/api/v1/programs/{id}/rounds/{round}/nullifiers",
             get(api_ledger::get_nullifiers),
         )
+        .route("/api/v1/snapshots", get(api_snapshots::list_snapshots))
+        .route("/api/v1/snapshots/{name}", get(api_snapshots::get_snapshot))
         .route("/api/v1/audit", get(api_notes::get_audits))
         .route("/api/v1/programs/{id}/audit", get(api_notes::get_audit))
         .route(
@@ -331,6 +338,7 @@ async fn info(State(node): State<Node>) -> ApiResult<Json<Value>> {
         "solidifierQueue": unsolid,
         "missingParents": node.missing_parents(64),
         "pendingBlocks": pending,
+        "prunedBelow": node.pruned_below().map_err(ApiError::internal)?,
         "peers": [],
         "uptimeSeconds": node.started.elapsed().as_secs(),
     })))
@@ -473,10 +481,22 @@ async fn get_block(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let id = parse_block_id(&id)?;
-    let bytes = node
-        .block_bytes(&id)
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found(format!("block {id} is not stored")))?;
+    let Some(bytes) = node.block_bytes(&id).map_err(ApiError::internal)? else {
+        // Confirmed (metadata kept) but without a body: pruned, for good. The genesis id
+        // is virtual and never stored.
+        let meta = if id == BlockId::GENESIS {
+            None
+        } else {
+            node.block_metadata(&id).map_err(ApiError::internal)?
+        };
+        return Err(match meta.and_then(|m| m.referenced_by) {
+            Some(index) => ApiError::pruned(format!(
+                "block {id} (confirmed by milestone {index}) was pruned from this node; its \
+                 metadata and inclusion proof are still served"
+            )),
+            None => ApiError::not_found(format!("block {id} is not stored")),
+        });
+    };
     if wants_bytes(&headers) {
         return Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response());
     }

@@ -188,6 +188,14 @@ pub(crate) async fn get_milestone_notes(
             "milestone {index} does not exist yet"
         )));
     }
+    // The notes are read from the blocks' bodies: without them the answer would be
+    // silently incomplete, which a wallet scanning for its notes must not get.
+    if index < node.pruned_below().map_err(storage)? {
+        return Err(ApiError::pruned(format!(
+            "the blocks of milestone {index} were pruned from this node; ask a node that \
+             keeps them"
+        )));
+    }
     let list = weft_tangle::read::white_flag_list(node.store.as_ref(), index)
         .map_err(storage)?
         .unwrap_or_default();
@@ -201,7 +209,10 @@ pub(crate) async fn get_milestone_notes(
             continue;
         }
         let Some(bytes) = node.block_bytes(&id).map_err(storage)? else {
-            continue;
+            // Pruned while this was read (or out of order): never answer a part.
+            return Err(ApiError::pruned(format!(
+                "block {id} of milestone {index} was pruned from this node"
+            )));
         };
         let block = weft_types::Block::from_bytes(&bytes).map_err(storage)?;
         let (program, inputs, outputs) = match &block.payload {

@@ -68,6 +68,35 @@ pub struct NodeConfig {
     /// Milestone agreement among a committee of more than one member (the
     /// `[consensus]` section); `None` for a one-member committee.
     pub consensus: Option<ConsensusSettings>,
+    /// Pruning of old blocks (the `[storage]` section); off by default.
+    pub storage: StorageSettings,
+    /// Snapshots this node writes (the `[snapshots]` section); off by default.
+    pub snapshots: crate::snapshots::SnapshotSettings,
+}
+
+/// Pruning of old confirmed blocks' bodies (`weft_tangle::prune`; metadata, white-flag
+/// lists, milestones and the ledger state are always kept). Both limits are off by
+/// default, in dev mode too; with either set the node runs the `weft-pruner` thread.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    /// Keep the bodies of the blocks confirmed by the last N milestones and prune older
+    /// ones; N below `weft_tangle::MIN_KEEP_MILESTONES` is raised to it (with a warning
+    /// when the pruner starts).
+    #[serde(default)]
+    pub prune_keep_milestones: Option<u32>,
+    /// Prune the oldest milestones' blocks, a few per round, while the database is
+    /// larger than this many MiB (never inside the minimum window; sled frees space
+    /// lazily, so the size falls behind the pruning).
+    #[serde(default)]
+    pub prune_max_db_mib: Option<u64>,
+}
+
+impl StorageSettings {
+    /// Whether either limit is set (the node then runs the pruner).
+    pub fn prunes(&self) -> bool {
+        self.prune_keep_milestones.is_some() || self.prune_max_db_mib.is_some()
+    }
 }
 
 /// How a committee of more than one validator agrees on milestones
@@ -356,6 +385,15 @@ pub struct ConfigFile {
     /// Milestone agreement (required when the committee has more than one member).
     #[serde(default)]
     pub consensus: Option<ConsensusSection>,
+    /// Pruning of old blocks (`prune_keep_milestones`, `prune_max_db_mib`); off when
+    /// absent.
+    #[serde(default)]
+    pub storage: StorageSettings,
+    /// Full and delta snapshots written into the data directory
+    /// (`full_every_milestones`, `delta_every_milestones`, `keep_full`, `dir`); off
+    /// when absent.
+    #[serde(default)]
+    pub snapshots: crate::snapshots::SnapshotSettings,
 }
 
 fn default_interval() -> u64 {
@@ -454,6 +492,8 @@ impl NodeConfig {
             dev: true,
             network: None,
             consensus: None,
+            storage: StorageSettings::default(),
+            snapshots: crate::snapshots::SnapshotSettings::default(),
         }
     }
 
@@ -488,6 +528,12 @@ impl NodeConfig {
             return Err(ConfigError::Field {
                 field: "milestone_interval_ms",
                 message: "at least 50 ms".into(),
+            });
+        }
+        if file.storage.prune_max_db_mib == Some(0) {
+            return Err(ConfigError::Field {
+                field: "storage.prune_max_db_mib",
+                message: "at least 1 MiB (leave it out to prune by age only)".into(),
             });
         }
         if file.pow_difficulty > 40 {
@@ -551,6 +597,8 @@ impl NodeConfig {
                 .map(NetworkSection::settings)
                 .transpose()?,
             consensus,
+            storage: file.storage,
+            snapshots: file.snapshots,
         })
     }
 }
@@ -657,6 +705,46 @@ mod tests {
             None
         );
         std::fs::write(&path, "network_name = 3").unwrap();
+        assert!(matches!(
+            NodeConfig::from_file(&path),
+            Err(ConfigError::Parse { .. })
+        ));
+    }
+
+    #[test]
+    fn the_storage_section_sets_pruning_and_is_off_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("weft.toml");
+        let one = format!(
+            "network_name = \"n\"\ndata_dir = \"d\"\napi = \"127.0.0.1:1\"\n\
+             committee_threshold = 1\ncommittee = [\"{}\"]\nauthority = \"{}\"\n",
+            dev_key("committee").public_key(),
+            dev_key("authority").public_key()
+        );
+        std::fs::write(&path, &one).unwrap();
+        let c = NodeConfig::from_file(&path).unwrap();
+        assert!(!c.storage.prunes());
+        assert!(!NodeConfig::dev("d".into(), "127.0.0.1:1".parse().unwrap())
+            .storage
+            .prunes());
+        std::fs::write(
+            &path,
+            format!("{one}[storage]\nprune_keep_milestones = 100\nprune_max_db_mib = 512\n"),
+        )
+        .unwrap();
+        let c = NodeConfig::from_file(&path).unwrap();
+        assert_eq!(
+            c.storage,
+            StorageSettings {
+                prune_keep_milestones: Some(100),
+                prune_max_db_mib: Some(512),
+            }
+        );
+        assert!(c.storage.prunes());
+        std::fs::write(&path, format!("{one}[storage]\nprune_max_db_mib = 0\n")).unwrap();
+        let e = NodeConfig::from_file(&path).unwrap_err().to_string();
+        assert!(e.contains("storage.prune_max_db_mib"), "{e}");
+        std::fs::write(&path, format!("{one}[storage]\nprune_everything = true\n")).unwrap();
         assert!(matches!(
             NodeConfig::from_file(&path),
             Err(ConfigError::Parse { .. })

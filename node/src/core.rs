@@ -10,7 +10,9 @@
 //! (`proposal_tips`, `compute_agreed`, `commit_certified`) around the committee's
 //! agreement (`crate::p2p::committee`); a follower applies certified milestones
 //! (`follow_milestone`). Readers go straight to the store for confirmed data, and take
-//! the Tangle lock only for the unconfirmed part.
+//! the Tangle lock only for the unconfirmed part. With `[storage]` limits a pruner
+//! thread deletes old confirmed blocks' bodies ([`NodeInner::prune_round`]), taking no
+//! lock: confirmed data never changes.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -43,6 +45,10 @@ pub fn now_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
+
+/// Milestones the pruner deletes at most between two checks for shutdown (and, over the
+/// database size limit, per round).
+pub const PRUNE_STEP: u32 = 16;
 
 /// Milestones are committed one index at a time: refuses an `index` that is already
 /// committed (`latest` or below) or that would leave a gap after `latest`.
@@ -152,6 +158,12 @@ pub enum NodeError {
     /// Ledger.
     #[error(transparent)]
     Ledger(#[from] weft_ledger::LedgerError),
+    /// Pruning old blocks.
+    #[error(transparent)]
+    Prune(#[from] weft_tangle::PruneError),
+    /// Writing, reading or restoring a snapshot.
+    #[error(transparent)]
+    Snapshot(#[from] weft_snapshot::SnapshotError),
     /// The data directory holds another network.
     #[error("data directory holds network {stored:?}, not {configured:?}; use another --data-dir")]
     GenesisMismatch {
@@ -422,6 +434,16 @@ impl Node {
             tips: config.tips,
             ..Default::default()
         };
+        if store
+            .get(&weft_tangle::key(prefix::SYSTEM, &[system::RESTORING]))?
+            .is_some()
+        {
+            return Err(NodeError::Setup(
+                "the data directory holds an interrupted snapshot restore: start again from \
+                 the snapshot (`weft-node run --snapshot FILE`) or remove the directory"
+                    .into(),
+            ));
+        }
         let mut tangle = Tangle::open(store.clone(), tangle_config)?;
         let commitment = match tangle.system_entry(system::GENESIS)? {
             Some(stored) => {
@@ -494,6 +516,25 @@ impl Node {
             let t = std::thread::Builder::new()
                 .name("weft-milestones".into())
                 .spawn(move || ms_node.milestone_loop())
+                .map_err(|e| NodeError::Setup(e.to_string()))?;
+            node.threads.lock().push(t);
+        }
+        node.metrics
+            .pruned_below_index
+            .set(node.pruned_below()? as i64);
+        if node.config.snapshots.enabled() {
+            let snapshot_node = node.inner.clone();
+            let t = std::thread::Builder::new()
+                .name("weft-snapshots".into())
+                .spawn(move || snapshot_node.snapshot_loop())
+                .map_err(|e| NodeError::Setup(e.to_string()))?;
+            node.threads.lock().push(t);
+        }
+        if node.config.storage.prunes() {
+            let prune_node = node.inner.clone();
+            let t = std::thread::Builder::new()
+                .name("weft-pruner".into())
+                .spawn(move || prune_node.prune_loop())
                 .map_err(|e| NodeError::Setup(e.to_string()))?;
             node.threads.lock().push(t);
         }
@@ -951,6 +992,109 @@ impl NodeInner {
                 tracing::error!(error = %e, "milestone failed");
             }
         }
+    }
+
+    /// The pruner thread (`weft-pruner`, only when `[storage]` sets a limit): a round of
+    /// [`NodeInner::prune_round`] every few seconds (four milestone intervals, between
+    /// 100 ms and 5 s), until shutdown.
+    fn prune_loop(&self) {
+        let storage = self.config.storage;
+        if let Some(keep) = storage.prune_keep_milestones {
+            if keep < weft_tangle::MIN_KEEP_MILESTONES {
+                tracing::warn!(
+                    configured = keep,
+                    used = weft_tangle::MIN_KEEP_MILESTONES,
+                    "storage.prune_keep_milestones is below the minimum window; raised"
+                );
+            }
+        }
+        tracing::info!(
+            keep_milestones = storage
+                .prune_keep_milestones
+                .map(|k| k.max(weft_tangle::MIN_KEEP_MILESTONES)),
+            max_db_mib = storage.prune_max_db_mib,
+            "pruning old blocks"
+        );
+        let wake = Duration::from_millis(self.config.milestone_interval_ms.saturating_mul(4))
+            .clamp(Duration::from_millis(100), Duration::from_secs(5));
+        let mut next = Instant::now() + wake;
+        while !self.stopping.load(Ordering::SeqCst) {
+            let now = Instant::now();
+            if now < next {
+                std::thread::sleep((next - now).min(Duration::from_millis(50)));
+                continue;
+            }
+            if let Err(e) = self.prune_round() {
+                tracing::error!(error = %e, "pruning failed");
+            }
+            next = Instant::now() + wake;
+        }
+    }
+
+    /// Whether the node is shutting down (background threads stop).
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// The lower bound of pruning: the blocks of every milestone below this index have
+    /// lost their bodies (0 when nothing was pruned).
+    pub fn pruned_below(&self) -> Result<u32, StoreError> {
+        weft_tangle::prune::pruned_below(self.store.as_ref())
+    }
+
+    /// One round of pruning under the `[storage]` limits, in steps of
+    /// [`PRUNE_STEP`] milestones (checking for shutdown between them): every milestone
+    /// older than the last `prune_keep_milestones` (raised to
+    /// `weft_tangle::MIN_KEEP_MILESTONES`), then, while the database is over
+    /// `prune_max_db_mib`, one more step of the oldest milestones outside the minimum
+    /// window (sled frees space lazily, so the size is checked again next round rather
+    /// than pruning on against a figure that has not caught up). Holds neither the
+    /// `issuing` nor the `chain` lock while deleting: confirmed data never changes.
+    pub fn prune_round(&self) -> Result<weft_tangle::Pruned, NodeError> {
+        use weft_tangle::prune::{prunable_below, prune_milestones};
+        let storage = self.config.storage;
+        let mut total = weft_tangle::Pruned::default();
+        let Some(latest) = self.latest_milestone().map(|l| l.index) else {
+            return Ok(total);
+        };
+        let mut below = self.pruned_below()?.max(1);
+        let mut step = |from: u32, to: u32| -> Result<u32, NodeError> {
+            let done = prune_milestones(self.store.as_ref(), from, to)?;
+            self.metrics.blocks_pruned.inc_by(done.blocks);
+            self.metrics
+                .pruned_below_index
+                .set(done.pruned_below as i64);
+            if done.milestones > 0 {
+                tracing::info!(
+                    milestones = done.milestones,
+                    blocks = done.blocks,
+                    bytes = done.bytes,
+                    pruned_below = done.pruned_below,
+                    "pruned old blocks"
+                );
+            }
+            total.add(done);
+            Ok(done.pruned_below)
+        };
+        if let Some(keep) = storage.prune_keep_milestones {
+            let target = prunable_below(latest, keep);
+            while below < target && !self.stopping.load(Ordering::SeqCst) {
+                let to = below.saturating_add(PRUNE_STEP).min(target);
+                below = step(below, to)?.max(to);
+            }
+        }
+        if let Some(max_mib) = storage.prune_max_db_mib {
+            let window = prunable_below(latest, weft_tangle::MIN_KEEP_MILESTONES);
+            let size = self.store.size_on_disk();
+            if size > max_mib.saturating_mul(1024 * 1024) && below < window {
+                let to = below.saturating_add(PRUNE_STEP).min(window);
+                step(below, to)?;
+            }
+        }
+        self.metrics
+            .database_bytes
+            .set(self.store.size_on_disk() as i64);
+        Ok(total)
     }
 
     /// Merges the heads of the Tangle into at most eight tips with tip-merging blocks (no

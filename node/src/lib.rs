@@ -4,6 +4,7 @@
 pub mod api;
 mod api_ledger;
 pub mod api_notes;
+mod api_snapshots;
 pub mod config;
 pub mod core;
 pub mod demo;
@@ -13,6 +14,7 @@ pub mod metrics;
 pub mod milestone;
 pub mod p2p;
 pub mod scenario;
+pub mod snapshots;
 
 pub use crate::config::NodeConfig;
 pub use crate::core::{Node, NodeError, SubmitError};

@@ -52,6 +52,12 @@ pub struct Metrics {
     pub gossip_rejected: Counter,
     /// Blocks fetched from peers by sync (missing parents and milestone cones).
     pub blocks_synced: Counter,
+    /// Pruning's lower bound: the blocks of every milestone below it lost their bodies.
+    pub pruned_below_index: Gauge,
+    /// Block bodies deleted by pruning (since the node started).
+    pub blocks_pruned: Counter,
+    /// Index of the latest full snapshot this node wrote.
+    pub snapshot_index: Gauge,
 }
 
 impl Default for Metrics {
@@ -78,6 +84,9 @@ impl Default for Metrics {
             gossip_ignored: Counter::default(),
             gossip_rejected: Counter::default(),
             blocks_synced: Counter::default(),
+            pruned_below_index: Gauge::default(),
+            blocks_pruned: Counter::default(),
+            snapshot_index: Gauge::default(),
         };
         m.registry.register(
             "blocks_received",
@@ -175,6 +184,21 @@ impl Default for Metrics {
             "blocks_synced",
             "Blocks fetched from peers by sync",
             m.blocks_synced.clone(),
+        );
+        m.registry.register(
+            "pruned_below_index",
+            "Pruning's lower bound: blocks of milestones below it have no body here",
+            m.pruned_below_index.clone(),
+        );
+        m.registry.register(
+            "blocks_pruned",
+            "Block bodies deleted by pruning",
+            m.blocks_pruned.clone(),
+        );
+        m.registry.register(
+            "snapshot_index",
+            "Index of the latest full snapshot this node wrote",
+            m.snapshot_index.clone(),
         );
         m
     }

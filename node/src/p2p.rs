@@ -94,8 +94,10 @@ impl SyncSource for StoreSource {
 
     fn milestone_range(&self) -> MilestoneRange {
         match self.node.latest_milestone() {
+            // The oldest milestone whose blocks are all still here: a peer catching up
+            // asks a node that can serve the whole cone, not one that pruned it.
             Some(l) => MilestoneRange {
-                oldest: 1,
+                oldest: self.node.pruned_below().unwrap_or(0).max(1).min(l.index),
                 latest: l.index,
             },
             None => MilestoneRange {

@@ -41,6 +41,9 @@ pub enum ClientError {
     /// WebSocket failure.
     #[error("WebSocket: {0}")]
     WebSocket(String),
+    /// Writing a download failed.
+    #[error("writing the download: {0}")]
+    Io(String),
 }
 
 /// Result of a submission.
@@ -332,6 +335,38 @@ impl Client {
             .get(&format!("/api/v1/ledger/anchors/{}", to_hex(digest)))
             .await?;
         Ok((a.block_id, a.milestone))
+    }
+
+    /// `GET /api/v1/snapshots`: the snapshot files the node holds (`kind`, `name`,
+    /// `index` or `base`/`to`, `bytes`), oldest first.
+    pub async fn snapshots(&self) -> Result<Vec<Value>, ClientError> {
+        let v: Value = self.get("/api/v1/snapshots").await?;
+        Ok(v["snapshots"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// `GET /api/v1/snapshots/{name}`, streamed into `out`. The file is not checked here:
+    /// `weft-node run --snapshot` (or `weft_snapshot::read_full`) checks it against the
+    /// committee keys. Returns the bytes written.
+    pub async fn download_snapshot(
+        &self,
+        name: &str,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> Result<u64, ClientError> {
+        let mut resp = self
+            .http
+            .get(format!("{}/api/v1/snapshots/{name}", self.base))
+            .send()
+            .await?;
+        if !resp.status().is_success() {
+            return Self::parse::<Value>(resp).await.map(|_| 0);
+        }
+        let mut written = 0u64;
+        while let Some(chunk) = resp.chunk().await? {
+            out.write_all(&chunk)
+                .map_err(|e| ClientError::Io(e.to_string()))?;
+            written += chunk.len() as u64;
+        }
+        Ok(written)
     }
 
     /// `GET /metrics` (Prometheus text).

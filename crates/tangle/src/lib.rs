@@ -16,6 +16,7 @@
 
 pub mod filter;
 pub mod metadata;
+pub mod prune;
 pub mod store;
 pub mod tips;
 
@@ -28,6 +29,7 @@ use weft_types::{Block, BlockId, MilestoneId};
 
 pub use filter::KeyFilter;
 pub use metadata::BlockMetadata;
+pub use prune::{prune_milestones, PruneError, Pruned, MIN_KEEP_MILESTONES};
 pub use store::{key, prefix, MemoryStore, SledStore, Store, StoreError, WriteBatch};
 pub use tips::{TipConfig, TipPool, TipScore};
 
@@ -44,6 +46,18 @@ pub mod system {
     pub const STATE_COMMITMENT: &[u8] = b"state-commitment";
     /// The genesis the store was created with (JSON).
     pub const GENESIS: &[u8] = b"genesis";
+    /// Pruning's lower bound (u32 LE): the blocks confirmed by every milestone below this
+    /// index have lost their bodies and child edges (metadata, white-flag lists,
+    /// milestone entries and milestone blocks are kept); absent when nothing was pruned.
+    /// Written by [`crate::prune::prune_milestones`] in the batch of each milestone it
+    /// prunes.
+    pub const PRUNED_BELOW: &[u8] = b"pruned-below";
+    /// Present while a snapshot is being restored into the store: a node refuses to
+    /// open a store an interrupted restore left half written.
+    pub const RESTORING: &[u8] = b"restoring";
+    /// The index of the full snapshot the store was started from (u32 LE), if any:
+    /// blocks confirmed before it are known only as solid entry points.
+    pub const SNAPSHOT_BASE: &[u8] = b"snapshot-base";
 }
 
 /// Tangle errors.
@@ -122,7 +136,9 @@ pub struct LatestMilestone {
 }
 
 impl LatestMilestone {
-    fn to_bytes(self) -> Vec<u8> {
+    /// The `latest-milestone` system entry: `u32 index || milestone id || block id ||
+    /// u64 timestamp`, little-endian (76 bytes).
+    pub fn to_bytes(self) -> Vec<u8> {
         [
             &self.index.to_le_bytes()[..],
             &self.id.0,
@@ -132,7 +148,8 @@ impl LatestMilestone {
         .concat()
     }
 
-    fn from_bytes(b: &[u8]) -> Result<LatestMilestone, StoreError> {
+    /// Reads [`LatestMilestone::to_bytes`].
+    pub fn from_bytes(b: &[u8]) -> Result<LatestMilestone, StoreError> {
         if b.len() != 76 {
             return Err(StoreError::Corrupt("latest milestone entry".into()));
         }
@@ -251,10 +268,13 @@ impl Tangle {
             stored: KeyFilter::default(),
             rng: StdRng::from_entropy(),
         };
+        // Built from the metadata, not the bodies: a block is known once confirmed even
+        // when its body was pruned or the node started from a snapshot that lists it
+        // as a solid entry point (unconfirmed blocks are in `pending`).
         let mut stored = KeyFilter::default();
         tangle
             .store
-            .for_each_key(&[prefix::BLOCK], &mut |k| stored.insert(&k[1..]))?;
+            .for_each_key(&[prefix::METADATA], &mut |k| stored.insert(&k[1..]))?;
         tangle.stored = stored;
         let unconfirmed = tangle.store.scan_prefix(&[prefix::UNCONFIRMED])?;
         let mut blocks = Vec::with_capacity(unconfirmed.len());

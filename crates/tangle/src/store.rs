@@ -45,6 +45,9 @@ pub fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
 /// A key and its value.
 pub type Entry = (Vec<u8>, Vec<u8>);
 
+/// What [`Store::for_each_entry`] calls with each key and value; an error stops the walk.
+pub type EntryVisitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<(), StoreError> + 'a;
+
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -96,6 +99,10 @@ pub trait Store: Send + Sync + 'static {
     /// Calls `f` with every key that starts with `prefix`, in key order, without loading
     /// the values into a list.
     fn for_each_key(&self, prefix: &[u8], f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError>;
+    /// Calls `f` with every entry whose key starts with `prefix`, in key order, one at a
+    /// time (snapshots stream the whole ledger state this way); an error from `f` stops
+    /// the walk and is returned.
+    fn for_each_entry(&self, prefix: &[u8], f: &mut EntryVisitor<'_>) -> Result<(), StoreError>;
     /// Applies every write of `batch` atomically.
     fn apply(&self, batch: WriteBatch) -> Result<(), StoreError>;
     /// Returns once every earlier write is durable.
@@ -138,6 +145,14 @@ impl Store for SledStore {
     fn for_each_key(&self, prefix: &[u8], f: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
         for k in self.db.scan_prefix(prefix).keys() {
             f(&k?);
+        }
+        Ok(())
+    }
+
+    fn for_each_entry(&self, prefix: &[u8], f: &mut EntryVisitor<'_>) -> Result<(), StoreError> {
+        for r in self.db.scan_prefix(prefix) {
+            let (k, v) = r?;
+            f(&k, &v)?;
         }
         Ok(())
     }
@@ -193,6 +208,18 @@ impl Store for MemoryStore {
             .take_while(|(k, _)| k.starts_with(prefix))
         {
             f(k);
+        }
+        Ok(())
+    }
+
+    fn for_each_entry(&self, prefix: &[u8], f: &mut EntryVisitor<'_>) -> Result<(), StoreError> {
+        for (k, v) in self
+            .map
+            .read()
+            .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+        {
+            f(k, v)?;
         }
         Ok(())
     }

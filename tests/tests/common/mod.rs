@@ -217,6 +217,11 @@ impl Testnet {
     }
 
     pub fn start(&mut self, i: usize) {
+        self.start_with(i, &[]);
+    }
+
+    /// Starts node `i` with more `weft-node run` arguments.
+    pub fn start_with(&mut self, i: usize, extra: &[&std::ffi::OsStr]) {
         let dir = self.node_dir(i);
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -226,6 +231,7 @@ impl Testnet {
         let child = Command::new(node_binary())
             .args(["run", "--config"])
             .arg(dir.join("config.toml"))
+            .args(extra)
             .envs(read_env(&dir.join("keys.env")))
             .env("RUST_LOG", "info,weft_node::p2p::committee=debug")
             .stdout(Stdio::from(log.try_clone().expect("log")))
