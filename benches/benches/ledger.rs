@@ -23,6 +23,7 @@ fn bench(c: &mut Criterion) {
         organisations: vec![weft_ledger::GenesisOrganisation::with_key(org.public_key())],
         recent_roots: 64,
         eligibility_key: None,
+        committee_epoch: 0,
     };
     let (diff, commitment) = Ledger::genesis_state(&genesis);
     let mut state = MemoryState::default();

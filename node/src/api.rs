@@ -316,6 +316,12 @@ async fn info(State(node): State<Node>) -> ApiResult<Json<Value>> {
         "anchors": counter(weft_ledger::keys::ANCHORS)?,
     });
     let latest_json = latest.map(|l| json!({"index": l.index, "milestoneId": l.id, "blockId": l.block_id, "timestamp": l.timestamp}));
+    // The committee that certifies the next milestone, and a change already confirmed
+    // that takes effect later (at most one is pending at a time).
+    let next_index = latest.map(|l| l.index).unwrap_or(0) + 1;
+    let current = node.committee_for(next_index).map_err(ApiError::internal)?;
+    let next = weft_ledger::pending_committee_change(&node.state(), next_index)
+        .map_err(ApiError::internal)?;
     Ok(Json(json!({
         "name": "weft-node",
         "version": env!("CARGO_PKG_VERSION"),
@@ -329,11 +335,13 @@ async fn info(State(node): State<Node>) -> ApiResult<Json<Value>> {
         "ledger": ledger,
         "milestoneIntervalMs": node.config.milestone_interval_ms,
         "powDifficulty": node.config.pow_difficulty,
-        "committee": {
-            "id": node.config.genesis.committee.id(),
-            "threshold": node.config.genesis.committee.threshold(),
-            "members": node.config.genesis.committee.members(),
-        },
+        "committee": committee_json(&current),
+        "committeeEpoch": node.config.genesis.committee_epoch,
+        "nextCommittee": next.filter(|(_, c)| c.id() != current.id()).map(|(at, c)| {
+            let mut j = committee_json(&c);
+            j["effectiveIndex"] = json!(at);
+            j
+        }),
         "tips": tips,
         "solidifierQueue": unsolid,
         "missingParents": node.missing_parents(64),
@@ -342,6 +350,10 @@ async fn info(State(node): State<Node>) -> ApiResult<Json<Value>> {
         "peers": [],
         "uptimeSeconds": node.started.elapsed().as_secs(),
     })))
+}
+
+fn committee_json(c: &weft_types::Committee) -> Value {
+    json!({ "id": c.id(), "threshold": c.threshold(), "members": c.members() })
 }
 
 async fn openapi() -> Response {

@@ -113,15 +113,22 @@ pub struct ConsensusSettings {
     pub timing: SessionTiming,
     /// The finalization rules (time step, session length).
     pub rules: FinalizationRules,
-    /// Each committee member's key and the peer id of the node holding it, in the
-    /// committee's (sorted) member order: entry `i` is position `i`.
+    /// Each validator's key and the peer id of the node holding it: the genesis
+    /// committee's members in its (sorted) order, then standby validators by key. Entry
+    /// `i` is validator position `i`; a session maps its own members (the committee in
+    /// force at its first index) to these positions by key.
     pub validators: Vec<(PublicKeyBytes, PeerId)>,
 }
 
 impl ConsensusSettings {
-    /// The committee position of the node with this peer id, if it holds a member key.
+    /// The validator position of the node with this peer id, if it holds a validator key.
     pub fn position_of(&self, peer: &PeerId) -> Option<usize> {
         self.validators.iter().position(|(_, p)| p == peer)
+    }
+
+    /// The validator position of a key, if it is a validator's.
+    pub fn position_of_key(&self, key: &PublicKeyBytes) -> Option<usize> {
+        self.validators.iter().position(|(k, _)| k == key)
     }
 }
 
@@ -161,7 +168,8 @@ pub struct ConsensusSection {
     /// Largest step between consecutive milestone times (default one hour).
     #[serde(default = "default_time_step")]
     pub max_time_step_ms: u64,
-    /// Every committee member's key and its node's peer id.
+    /// Every validator's key and its node's peer id: the genesis committee's members
+    /// and standby validators that a committee change may add later.
     pub validators: Vec<ValidatorEntry>,
 }
 
@@ -176,7 +184,11 @@ fn default_time_step() -> u64 {
 }
 
 impl ConsensusSection {
-    fn settings(&self, committee: &Committee) -> Result<ConsensusSettings, ConfigError> {
+    fn settings(
+        &self,
+        committee: &Committee,
+        committee_epoch: u32,
+    ) -> Result<ConsensusSettings, ConfigError> {
         let field = |field: &'static str, message: String| ConfigError::Field { field, message };
         if !(10..=60_000).contains(&self.unit_delay_ms) {
             return Err(field("consensus.unit_delay_ms", "10 to 60000 ms".into()));
@@ -219,18 +231,42 @@ impl ConsensusSection {
             }
             validators.push((*member, peer));
         }
-        if self.validators.len() != validators.len() {
-            return Err(field(
-                "consensus.validators",
-                "lists a key that is not a committee member".into(),
-            ));
+        // Standby validators: listed with their peers, not in the genesis committee; a
+        // committee change on the ledger may add them (positions after the members').
+        let mut standby = Vec::new();
+        for entry in &self.validators {
+            let key: PublicKeyBytes = entry
+                .key
+                .parse()
+                .map_err(|e| field("consensus.validators", format!("key {}: {e}", entry.key)))?;
+            if committee.contains(&key) {
+                continue;
+            }
+            let peer: PeerId = entry
+                .peer
+                .parse()
+                .map_err(|e| field("consensus.validators", format!("peer {}: {e}", entry.peer)))?;
+            if validators
+                .iter()
+                .chain(&standby)
+                .any(|(k, p)| *p == peer || *k == key)
+            {
+                return Err(field(
+                    "consensus.validators",
+                    format!("key {key} or peer {peer} is listed twice"),
+                ));
+            }
+            standby.push((key, peer));
         }
+        standby.sort();
+        validators.extend(standby);
         Ok(ConsensusSettings {
             genesis_time_ms: self.genesis_time_ms,
             timing,
             rules: FinalizationRules {
                 max_time_step_ms: self.max_time_step_ms,
                 end_round: self.end_round,
+                epoch_milestones: committee_epoch,
             },
             validators,
         })
@@ -361,6 +397,10 @@ pub struct ConfigFile {
     /// network's ceremony); without it the network refuses every claim.
     #[serde(default)]
     pub eligibility_key: Option<PathBuf>,
+    /// Committee epochs in milestones (genesis): committee changes take effect only at
+    /// `k · committee_epoch + 1`, where consensus sessions end; 0 (default) forbids them.
+    #[serde(default)]
+    pub committee_epoch: u32,
     /// Milestone interval (ms), default 1000.
     #[serde(default = "default_interval")]
     pub milestone_interval_ms: u64,
@@ -480,6 +520,7 @@ impl NodeConfig {
                 )],
                 recent_roots: weft_ledger::registry::DEFAULT_RECENT_ROOTS,
                 eligibility_key: dev_eligibility_key(),
+                committee_epoch: 0,
             },
             milestone_interval_ms: 1000,
             pow_difficulty: 0,
@@ -515,7 +556,7 @@ impl NodeConfig {
             })?;
         let consensus = match (&file.consensus, committee.members().len()) {
             (_, 1) => None,
-            (Some(section), _) => Some(section.settings(&committee)?),
+            (Some(section), _) => Some(section.settings(&committee, file.committee_epoch)?),
             (None, _) => {
                 return Err(ConfigError::Field {
                     field: "consensus",
@@ -581,6 +622,7 @@ impl NodeConfig {
                         })?)
                     }
                 },
+                committee_epoch: file.committee_epoch,
             },
             milestone_interval_ms: file.milestone_interval_ms,
             pow_difficulty: file.pow_difficulty,

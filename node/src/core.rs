@@ -30,8 +30,8 @@ use weft_tangle::{
     Store, StoreError, Tangle, TangleConfig, TangleError,
 };
 use weft_types::{
-    Block, BlockBuilder, BlockId, DecodeError, Issuer, Milestone, MilestoneEssence, MilestoneId,
-    MilestoneSignature, NetworkId, Payload, PayloadKind, PublicKeyBytes,
+    Block, BlockBuilder, BlockId, Committee, DecodeError, Issuer, Milestone, MilestoneEssence,
+    MilestoneId, MilestoneSignature, NetworkId, Payload, PayloadKind, PublicKeyBytes,
 };
 
 use crate::config::{NodeConfig, VALIDATOR_KEY_ENV};
@@ -199,7 +199,16 @@ pub enum FollowError {
     /// The milestone block's own signature, or its issuer, is wrong.
     #[error("milestone block is not signed by a committee member: {0}")]
     BadBlockSignature(String),
-    /// The certificate does not verify against the genesis committee.
+    /// The milestone is ahead of this node by more than one, and names a committee this
+    /// node cannot confirm yet (a committee change it has not applied).
+    #[error("milestone {index} names a committee this node (at {latest}) does not know yet")]
+    CommitteeUnknown {
+        /// The milestone's index.
+        index: u32,
+        /// This node's latest.
+        latest: u32,
+    },
+    /// The certificate does not verify against the committee in force at its index.
     #[error("milestone {index} certificate: {error}")]
     Certificate {
         /// The milestone index.
@@ -390,10 +399,11 @@ impl Node {
             }
         };
         let validator_key = match validator_key {
-            Some(k) if config.genesis.committee.contains(&k.public_key()) => Some(k),
+            Some(k) if is_validator_key(&config, &k.public_key()) => Some(k),
             Some(k) => {
                 return Err(NodeError::Setup(format!(
-                    "{VALIDATOR_KEY_ENV} holds key {} which is not a committee member",
+                    "{VALIDATOR_KEY_ENV} holds key {} which is neither a committee member nor \
+                     a standby validator of [consensus]",
                     k.public_key()
                 )))
             }
@@ -411,9 +421,9 @@ impl Node {
         validator_key: Option<OrganisationKey>,
     ) -> Result<Node, NodeError> {
         if let Some(k) = &validator_key {
-            if !config.genesis.committee.contains(&k.public_key()) {
+            if !is_validator_key(&config, &k.public_key()) {
                 return Err(NodeError::Setup(format!(
-                    "validator key {} is not a committee member",
+                    "validator key {} is neither a committee member nor a standby validator",
                     k.public_key()
                 )));
             }
@@ -551,6 +561,16 @@ impl Node {
         }
         let _ = self.inner.store.flush();
     }
+}
+
+/// Whether `key` may run a validator: a member of the genesis committee, or a standby
+/// validator listed in `[consensus]` that a committee change may add.
+fn is_validator_key(config: &NodeConfig, key: &PublicKeyBytes) -> bool {
+    config.genesis.committee.contains(key)
+        || config
+            .consensus
+            .as_ref()
+            .is_some_and(|c| c.position_of_key(key).is_some())
 }
 
 fn encode_commitment(c: &MultisetHash) -> Vec<u8> {
@@ -1235,7 +1255,7 @@ impl NodeInner {
             parents,
             inclusion_root: inclusion_root(&order),
             state_root: outcome.state_root,
-            committee_id: self.config.genesis.committee.id(),
+            committee_id: self.committee_for(index)?.id(),
         };
         Ok(ComputedMilestone {
             essence,
@@ -1272,7 +1292,8 @@ impl NodeInner {
         if computed.essence.previous_milestone_id != previous_id {
             return Err(FollowError::Gap { index, latest });
         }
-        crate::milestone::verify_certificate(&milestone, &self.config.genesis.committee)
+        let committee = self.committee_for(index).map_err(NodeError::from)?;
+        crate::milestone::verify_certificate(&milestone, &committee)
             .map_err(|error| FollowError::Certificate { index, error })?;
         if milestone.essence != computed.essence {
             drop(anchors);
@@ -1353,11 +1374,14 @@ impl NodeInner {
             return Ok(false);
         }
         let ours = match self.milestone_by_index(index) {
-            Ok(Some((m, _))) => m,
-            Ok(None) => return Ok(false),
+            Ok(Some((m, _))) => Some(m),
+            // Before this node's snapshot base: its own block of that milestone is not
+            // here. The certificate checked above is enough: two certified essences
+            // for one index would need f + 1 faulty members.
+            Ok(None) => None,
             Err(e) => return Err(FollowError::Node(e.into())),
         };
-        if ours.essence.id() != milestone.essence.id() {
+        if ours.is_some_and(|ours| ours.essence.id() != milestone.essence.id()) {
             return Err(FollowError::BadChain {
                 index,
                 latest,
@@ -1450,7 +1474,7 @@ impl NodeInner {
                 signature,
             }],
         };
-        crate::milestone::verify_certificate(&milestone, &self.config.genesis.committee)
+        crate::milestone::verify_certificate(&milestone, &self.committee_for(index)?)
             .map_err(|e| NodeError::Setup(format!("own milestone does not verify: {e}")))?;
         let block = key.sign_block(
             BlockBuilder::new(self.network_id, parents, timestamp)
@@ -1481,15 +1505,25 @@ impl NodeInner {
         Ok(latest)
     }
 
-    /// Checks a milestone block received from a peer without any state: the block is
-    /// signed (ZIP-215) by a member of the genesis committee, and the milestone's
-    /// certificate verifies against that committee (`specs/protocol.md` §4.6). A block
-    /// failing this is invalid whatever this node's state.
+    /// Checks a milestone block received from a peer: the block is signed (ZIP-215) by a
+    /// member of the committee in force at its index (the genesis committee, or the one
+    /// a committee change on the ledger made effective), and the milestone's certificate
+    /// verifies against that committee (`specs/protocol.md` §4.6). The committee of an
+    /// index more than one ahead of this node's latest may not be known here yet (a
+    /// change confirmed by a milestone this node has not applied): a failure there is
+    /// [`FollowError::CommitteeUnknown`], not proof of a bad block.
     pub fn check_milestone_block(&self, block: &Block) -> Result<u32, FollowError> {
         let Payload::Milestone(milestone) = &block.payload else {
             return Err(FollowError::NotAMilestone);
         };
-        let committee = &self.config.genesis.committee;
+        let index = milestone.essence.index;
+        let committee = self.committee_for(index).map_err(NodeError::from)?;
+        let latest = self.latest_milestone().map(|l| l.index).unwrap_or(0);
+        let unsure =
+            index > latest.saturating_add(1) && milestone.essence.committee_id != committee.id();
+        if unsure {
+            return Err(FollowError::CommitteeUnknown { index, latest });
+        }
         match &block.issuer {
             Issuer::Organisation { public_key } if committee.contains(public_key) => {}
             _ => {
@@ -1500,10 +1534,21 @@ impl NodeInner {
         }
         weft_crypto::verify_block(block)
             .map_err(|e| FollowError::BadBlockSignature(e.to_string()))?;
-        let index = milestone.essence.index;
-        crate::milestone::verify_certificate(milestone, committee)
+        crate::milestone::verify_certificate(milestone, &committee)
             .map_err(|error| FollowError::Certificate { index, error })?;
         Ok(index)
+    }
+
+    /// The committee that certifies milestone `index`, from the confirmed state: the
+    /// genesis committee until a committee change takes effect (`weft_ledger::committee_at`).
+    /// Exact for every index up to one past the latest milestone (a change is confirmed
+    /// at least `MIN_COMMITTEE_CHANGE_DELAY` milestones before it takes effect).
+    pub fn committee_for(&self, index: u32) -> Result<Committee, weft_ledger::LedgerError> {
+        weft_ledger::committee_at(
+            &StoreState(self.store.as_ref()),
+            &self.config.genesis.committee,
+            index,
+        )
     }
 
     /// Applies a certified milestone received from a peer (a follower, which holds no

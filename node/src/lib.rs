@@ -5,6 +5,7 @@ pub mod api;
 mod api_ledger;
 pub mod api_notes;
 mod api_snapshots;
+pub mod committee_change;
 pub mod config;
 pub mod core;
 pub mod demo;

@@ -52,6 +52,12 @@ enum Command {
         #[arg(long)]
         delta: Option<PathBuf>,
     },
+    /// Change the validator committee: propose, sign (each current member, with its
+    /// own key in WEFT_VALIDATOR_KEY) and submit a committee change.
+    Committee {
+        #[command(subcommand)]
+        action: CommitteeCommand,
+    },
     /// Write, check or inspect snapshots of a stopped node's ledger.
     Snapshot {
         #[command(subcommand)]
@@ -82,6 +88,14 @@ enum Command {
         /// Milestone interval in milliseconds.
         #[arg(long, default_value_t = 1000)]
         milestone_interval_ms: u64,
+        /// Nodes after the validators that hold standby validator keys (listed in
+        /// `[consensus]`, not in the genesis committee): a committee change can add them.
+        #[arg(long, default_value_t = 0)]
+        standby: usize,
+        /// Committee epochs in milestones: committee changes take effect at
+        /// `k · epoch + 1`, where consensus sessions end.
+        #[arg(long, default_value_t = 100)]
+        committee_epoch: u32,
     },
     /// Audit every value program (or one) from a node's ledger: the unspent notes must
     /// commit to exactly minted minus redeemed. Exits with status 1 if any does not.
@@ -107,6 +121,47 @@ enum Command {
         /// Households registered for the aid round.
         #[arg(long, default_value_t = 1000)]
         households: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum CommitteeCommand {
+    /// Write a proposal: the committee in force (read from a node) with validators added
+    /// or removed, effective at the start of a later committee epoch.
+    Propose {
+        /// A node's API.
+        #[arg(long, default_value = "http://127.0.0.1:7070")]
+        node: String,
+        /// A validator key to add (64 hex digits; repeat for several).
+        #[arg(long)]
+        add: Vec<String>,
+        /// A member key to remove (repeat for several).
+        #[arg(long)]
+        remove: Vec<String>,
+        /// Signatures the new committee needs (default: more than two thirds).
+        #[arg(long)]
+        threshold: Option<u16>,
+        /// The first milestone the new committee certifies (default: the first epoch
+        /// start at least ten milestones ahead).
+        #[arg(long)]
+        effective_index: Option<u32>,
+        /// The proposal file to write (JSON).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Add this validator's signature (key in WEFT_VALIDATOR_KEY) to a proposal file.
+    Sign {
+        /// The proposal file (rewritten).
+        file: PathBuf,
+    },
+    /// Submit a proposal signed by a quorum, in a block signed by this validator (key in
+    /// WEFT_VALIDATOR_KEY), and wait for the ledger's decision.
+    Submit {
+        /// The proposal file.
+        file: PathBuf,
+        /// A node's API.
+        #[arg(long, default_value = "http://127.0.0.1:7070")]
+        node: String,
     },
 }
 
@@ -225,6 +280,7 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(run(cfg, snapshot, delta))
         }
         Command::Snapshot { action } => snapshot_command(action),
+        Command::Committee { action } => runtime.block_on(committee_command(action)),
         Command::Testnet {
             nodes,
             validators,
@@ -233,8 +289,12 @@ fn main() -> anyhow::Result<()> {
             api_port,
             p2p_port,
             milestone_interval_ms,
+            standby,
+            committee_epoch,
         } => {
             let options = weft_node::p2p::testnet::TestnetOptions {
+                standby,
+                committee_epoch,
                 nodes,
                 dir,
                 api_port,
@@ -357,6 +417,94 @@ fn init_logging(default: &str) {
         .init();
 }
 
+/// The validator key from `WEFT_VALIDATOR_KEY` (never from a file or the command line).
+fn validator_key_from_env() -> anyhow::Result<weft_crypto::OrganisationKey> {
+    let hex_seed = std::env::var(weft_node::config::VALIDATOR_KEY_ENV).with_context(|| {
+        format!(
+            "set {} to this validator's seed",
+            weft_node::config::VALIDATOR_KEY_ENV
+        )
+    })?;
+    let seed: [u8; 32] = weft_types::id::parse_hex_array(hex_seed.trim())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", weft_node::config::VALIDATOR_KEY_ENV))?;
+    Ok(weft_crypto::OrganisationKey::from_seed(&seed))
+}
+
+async fn committee_command(action: CommitteeCommand) -> anyhow::Result<()> {
+    use weft_node::committee_change::{propose, sign, submit, ChangeProposal};
+    let read = |file: &PathBuf| -> anyhow::Result<ChangeProposal> {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{}: not a proposal", file.display()))
+    };
+    let keys = |list: &[String]| -> anyhow::Result<Vec<weft_types::PublicKeyBytes>> {
+        list.iter()
+            .map(|k| k.parse().map_err(|e| anyhow::anyhow!("key {k}: {e}")))
+            .collect()
+    };
+    match action {
+        CommitteeCommand::Propose {
+            node,
+            add,
+            remove,
+            threshold,
+            effective_index,
+            out,
+        } => {
+            let info = weft_client::Client::new(node).info().await?;
+            let p = propose(
+                &info,
+                &keys(&add)?,
+                &keys(&remove)?,
+                threshold,
+                effective_index,
+            )?;
+            std::fs::write(&out, serde_json::to_string_pretty(&p)?)
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "proposed: {} members, threshold {}, effective at milestone {}; needs {} signatures of the current committee -> {}",
+                p.change.committee.members().len(),
+                p.change.committee.threshold(),
+                p.change.effective_index,
+                p.current.threshold(),
+                out.display()
+            );
+        }
+        CommitteeCommand::Sign { file } => {
+            let mut p = read(&file)?;
+            let key = validator_key_from_env()?;
+            sign(&mut p, &key)?;
+            std::fs::write(&file, serde_json::to_string_pretty(&p)?)
+                .with_context(|| format!("writing {}", file.display()))?;
+            println!(
+                "signed by {}: {} of {} signatures",
+                key.public_key(),
+                p.change.signatures.len(),
+                p.current.threshold()
+            );
+        }
+        CommitteeCommand::Submit { file, node } => {
+            let p = read(&file)?;
+            let key = validator_key_from_env()?;
+            let client = weft_client::Client::new(node);
+            let id = submit(&client, &p, &key).await?;
+            match client
+                .wait_outcome(&id, std::time::Duration::from_secs(120))
+                .await?
+            {
+                weft_client::LedgerOutcome::Applied { milestone } => println!(
+                    "committee change {id} confirmed by milestone {milestone}: the new committee certifies from milestone {} on",
+                    p.change.effective_index
+                ),
+                weft_client::LedgerOutcome::Conflicting {
+                    reason, description, ..
+                } => anyhow::bail!("the ledger refused the change: {reason}: {description}"),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Opens the node's store (sled, `DATA_DIR/db`).
 fn open_store(cfg: &NodeConfig) -> anyhow::Result<Arc<dyn Store>> {
     std::fs::create_dir_all(&cfg.data_dir)
@@ -410,11 +558,20 @@ fn snapshot_command(action: SnapshotCommand) -> anyhow::Result<()> {
                 let mut reader = weft_snapshot::DeltaReader::open(open()?, &cfg.genesis)?;
                 let (base, to) = (reader.base, reader.to());
                 let mut blocks = 0usize;
-                while let Some(m) = reader.next_milestone()? {
+                // Without a state only the genesis committee is known: milestones that
+                // name another (after a committee change) are checked when applied.
+                let genesis = cfg.genesis.committee.clone();
+                let mut unchecked = 0usize;
+                while let Some(m) = reader.next_milestone(|e| {
+                    let known = e.committee_id == genesis.id();
+                    unchecked += usize::from(!known);
+                    known.then(|| genesis.clone())
+                })? {
                     blocks += m.blocks.len();
                 }
                 serde_json::json!({
                     "ok": true, "kind": "delta", "base": base, "to": to, "blocks": blocks,
+                    "certificatesLeftToApply": unchecked,
                     "checked": "certificates, milestone sequence, checksum; state roots are checked when applied",
                 })
             } else {

@@ -419,6 +419,12 @@ impl Ctx {
                 });
                 Validation::Ignore
             }
+            Err(e @ FollowError::CommitteeUnknown { .. }) => {
+                // Not provably bad: this node is behind a committee change. The
+                // follower path fetches it again once caught up.
+                tracing::debug!(error = %e, "gossiped milestone not judged yet");
+                Validation::Ignore
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "gossiped milestone refused");
                 Validation::Reject

@@ -327,7 +327,21 @@ impl Node {
             )));
         }
         let mut index = at;
-        while let Some(m) = reader.next_milestone()? {
+        while let Some(m) = reader.next_milestone(|e| self.committee_for(e.index).ok())? {
+            for bytes in &m.aliases {
+                let block = weft_types::Block::from_bytes(bytes).map_err(|e| {
+                    NodeError::Setup(format!(
+                        "delta milestone {}: a milestone block: {e}",
+                        m.index
+                    ))
+                })?;
+                self.store_milestone_alias(&block, bytes).map_err(|e| {
+                    NodeError::Setup(format!(
+                        "delta milestone {}: a milestone block: {e}",
+                        m.index
+                    ))
+                })?;
+            }
             let ids: Vec<BlockId> = m.blocks.iter().map(|(id, _)| *id).collect();
             for (result, id) in self.attach_certified(m.blocks).await.into_iter().zip(&ids) {
                 if let Err(e) = result {

@@ -117,6 +117,9 @@ pub struct MilestoneResponse {
     pub inclusion_root: InclusionRoot,
     /// State root.
     pub state_root: StateRoot,
+    /// The committee that certified it (the genesis committee, or one a committee
+    /// change made effective).
+    pub committee_id: weft_types::CommitteeId,
     /// Committee signatures.
     pub signatures: Vec<MilestoneSignature>,
     /// Number of confirmed blocks.

@@ -202,6 +202,11 @@ impl CertificateCollector {
         }
     }
 
+    /// The id of the committee this collector counts signatures of.
+    pub fn committee_id(&self) -> CommitteeId {
+        self.committee_id
+    }
+
     /// The lowest index still collected.
     pub fn lowest(&self) -> u32 {
         self.lowest

@@ -45,14 +45,20 @@ pub struct FinalizationRules {
     pub max_time_step_ms: u64,
     /// The session ends with the first batch whose head is in this round or later.
     pub end_round: u16,
+    /// Committee epochs: when non-zero, the session also ends right after it agreed a
+    /// milestone whose index is a multiple of this, so the next session starts at
+    /// `k · epoch + 1`, the only indexes at which a committee change may take effect
+    /// (`weft_ledger`'s rule). A session never spans two committees.
+    pub epoch_milestones: u32,
 }
 
 impl Default for FinalizationRules {
-    /// One hour of time step, 3 000 rounds (25 minutes at 500 ms a round).
+    /// One hour of time step, 3 000 rounds (25 minutes at 500 ms a round), no epochs.
     fn default() -> FinalizationRules {
         FinalizationRules {
             max_time_step_ms: 3_600_000,
             end_round: 3_000,
+            epoch_milestones: 0,
         }
     }
 }
@@ -153,6 +159,11 @@ impl MilestoneSequencer {
             for p in parents {
                 self.remember(p);
             }
+            // Rule 6: an epoch's last milestone ends the session.
+            let epoch = self.rules.epoch_milestones;
+            if epoch > 0 && self.next_index.is_multiple_of(epoch) {
+                self.ended = true;
+            }
             match self.next_index.checked_add(1) {
                 Some(i) => self.next_index = i,
                 None => self.ended = true,
@@ -238,6 +249,7 @@ mod tests {
         FinalizationRules {
             max_time_step_ms: 10_000,
             end_round: 100,
+            epoch_milestones: 0,
         }
     }
 
@@ -350,6 +362,34 @@ mod tests {
         }
         assert!(s.has_ended());
         assert!(s.finalize_batch(101, &[(2, prop(&[3], 4_000))]).is_empty());
+    }
+
+    #[test]
+    fn an_epochs_last_milestone_ends_the_session() {
+        // start() begins at index 5; with epochs of 4 the epoch ends at index 8.
+        let mut s = MilestoneSequencer::new(
+            4,
+            start(),
+            FinalizationRules {
+                epoch_milestones: 4,
+                ..rules()
+            },
+        );
+        for (round, index) in [(1u16, 5u32), (2, 6), (3, 7)] {
+            let e = s.finalize_batch(round, &[(0, prop(&[round as u8], 2_000))]);
+            assert_eq!(
+                agreed(&e).iter().map(|m| m.index).collect::<Vec<_>>(),
+                vec![index]
+            );
+            assert_eq!(e.len(), 1, "{e:?}");
+        }
+        let last = s.finalize_batch(4, &[(1, prop(&[4], 3_000))]);
+        assert!(matches!(last[0], SequenceEvent::Agreed(ref m) if m.index == 8));
+        assert!(
+            matches!(last[1], SequenceEvent::SessionEnded { next } if next.first_index == 9),
+            "{last:?}"
+        );
+        assert!(s.finalize_batch(5, &[(3, prop(&[5], 3_500))]).is_empty());
     }
 
     #[test]

@@ -116,6 +116,7 @@ impl Committee4 {
             rules: FinalizationRules {
                 max_time_step_ms: 60_000,
                 end_round,
+                epoch_milestones: 0,
             },
             timing: SessionTiming::quick(),
         };

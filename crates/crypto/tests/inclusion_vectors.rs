@@ -101,6 +101,7 @@ fn genesis() -> Genesis {
         organisations: vec![GenesisOrganisation::with_key(org().public_key())],
         recent_roots: 64,
         eligibility_key: None,
+        committee_epoch: 0,
     }
 }
 

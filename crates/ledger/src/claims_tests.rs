@@ -238,6 +238,7 @@ fn world() -> World {
         organisations: vec![GenesisOrganisation::with_key(key(11).public_key())],
         recent_roots: 64,
         eligibility_key: Some(keys.verifying_key_bytes()),
+        committee_epoch: 0,
     };
     let (diff, commitment) = Ledger::genesis_state(&genesis);
     let mut state = MemoryState::default();

@@ -3,8 +3,9 @@
 //! Who may sign what is decided here, from the confirmed state alone:
 //!
 //! - a block is signed by an *active* DID key with the `authentication` purpose, by a
-//!   committee member (tip-merging blocks only), or — for a `DidCreate` — by one of the
-//!   keys the new DID lists;
+//!   committee member (tip-merging blocks and committee changes only), or — for a
+//!   `DidCreate` — by one of the keys the new DID lists; a committee change is signed by
+//!   a committee member and nobody else;
 //! - a DID changes only through a `capabilityInvocation` key of its own, and only from
 //!   the version the change names (`sequence`), so an update applies once and of two
 //!   competing updates the first in white-flag order wins;
@@ -261,6 +262,11 @@ pub fn may_sign_blocks(state: &dyn StateRead, key: &PublicKeyBytes) -> Result<bo
 /// The issuer rule for one block, shared by the ledger and the node's admission check:
 /// `Ok(Ok(Some(did)))` for a DID key, `Ok(Ok(None))` for a committee member or an
 /// anonymous block, `Ok(Err(reason))` if the signer may not sign it.
+///
+/// Committee members (a `committee/` entry: the committee in force) may sign empty
+/// payloads (tip merging) and committee changes; a committee change signed by anyone
+/// else is `NotACommitteeMember`. (An anonymous one passes here and is refused as
+/// `AnonymousNotAllowed` by the ledger.)
 pub fn check_issuer(
     state: &dyn StateRead,
     block: &Block,
@@ -268,13 +274,23 @@ pub fn check_issuer(
     let Issuer::Organisation { public_key } = &block.issuer else {
         return Ok(Ok(None));
     };
+    if matches!(block.payload, Payload::CommitteeChange(_)) {
+        return Ok(
+            if state.get(&keys::committee_member(public_key))?.is_some() {
+                Ok(None)
+            } else {
+                Err(ConflictReason::NotACommitteeMember)
+            },
+        );
+    }
     match key_record(state, public_key)? {
         Some(k) if k.active && k.purposes & purpose::AUTHENTICATION != 0 => Ok(Ok(Some(k.did))),
         Some(k) if !k.active => Ok(Err(ConflictReason::RevokedKey)),
         Some(_) => Ok(Err(ConflictReason::UnknownIssuer)),
         None => {
             if state.get(&keys::committee_member(public_key))?.is_some() {
-                // Committee members sign milestones and tip-merging blocks, nothing else.
+                // Committee members sign milestones, tip-merging blocks and committee
+                // changes (checked above), nothing else.
                 return Ok(if matches!(block.payload, Payload::None) {
                     Ok(None)
                 } else {

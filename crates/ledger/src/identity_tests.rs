@@ -35,6 +35,7 @@ fn world(recent_roots: u32) -> World {
         organisations: vec![GenesisOrganisation::with_key(agency.public_key())],
         recent_roots,
         eligibility_key: None,
+        committee_epoch: 0,
     };
     let (diff, commitment) = Ledger::genesis_state(&genesis);
     let mut state = MemoryState::default();

@@ -13,6 +13,7 @@
 //! the interface does not change.
 
 pub mod claims;
+pub mod committee;
 pub mod identity;
 pub mod notes;
 pub mod registry;
@@ -24,7 +25,12 @@ use state::Overlay;
 pub use state::{state_element, MemoryState, StateDiff, StateError, StateRead};
 
 pub use claims::{ClaimCounts, ClaimVerifier, ProgramRecord};
+pub use committee::{
+    committee_at, decode_committee_change_entry, is_epoch_start, pending_committee_change,
+    MIN_COMMITTEE_CHANGE_DELAY,
+};
 pub use identity::{check_issuer, may_sign_blocks, DidRecord, KeyRecord, Stamp};
+pub use keys::{committee_change_key, COMMITTEE_CHANGE_PREFIX};
 pub use notes::{NoteStatus, NoteTotals, VerifiedNotes};
 pub use registry::{RecentRoot, RegistryProof, RegistryProofError, RegistryRecord, SchemaRecord};
 
@@ -46,7 +52,8 @@ pub mod keys {
 
     /// Network name (genesis).
     pub const NETWORK: &[u8] = b"genesis/network";
-    /// Committee id (genesis; later changed by committee payloads).
+    /// The genesis committee's id (written at genesis and never changed; the committee
+    /// in force at an index is [`crate::committee_at`]).
     pub const COMMITTEE: &[u8] = b"genesis/committee";
     /// Count of blocks applied.
     pub const APPLIED: &[u8] = b"count/applied";
@@ -55,10 +62,29 @@ pub mod keys {
     /// Count of anchors (tagged-data payloads applied).
     pub const ANCHORS: &[u8] = b"count/anchors";
 
-    /// A milestone committee member (may sign blocks, for example tip-merging ones).
+    /// A member of the committee in force (may sign tip-merging blocks and committee
+    /// changes): 42 bytes, `committee/` ‖ key.
     pub fn committee_member(key: &PublicKeyBytes) -> Vec<u8> {
         [b"committee/".as_slice(), &key.0].concat()
     }
+
+    /// Namespace of the applied committee changes. Their keys are exactly 21 bytes
+    /// ([`committee_change_key`]); a reader scanning this prefix must skip longer keys,
+    /// which are member entries ([`committee_member`]) whose key happens to begin with
+    /// `change/`.
+    pub const COMMITTEE_CHANGE_PREFIX: &[u8] = b"committee/change/";
+
+    /// An applied committee change, by the `u32` **big-endian** index it takes effect at
+    /// (so a prefix scan lists them in order). Value: `u32` LE effective index of the
+    /// previous change (0 = none) ‖ `CommitteeChange::to_bytes()`
+    /// ([`crate::decode_committee_change_entry`]).
+    pub fn committee_change_key(effective: u32) -> Vec<u8> {
+        [COMMITTEE_CHANGE_PREFIX, &effective.to_be_bytes()].concat()
+    }
+
+    /// The effective index (`u32` LE) of the newest applied committee change; absent
+    /// while the genesis committee has never been changed.
+    pub const COMMITTEE_LATEST_CHANGE: &[u8] = b"committee/latest-change";
 
     /// The accreditation authority's DID (genesis).
     pub const AUTHORITY: &[u8] = b"genesis/authority";
@@ -301,10 +327,24 @@ pub enum ConflictReason {
     NotProgramOwner,
     /// The program does not pay its entitlement in value notes.
     NotAValueProgram,
+    /// A committee change while the newest one has not taken effect yet (one change at
+    /// a time).
+    CommitteeChangePending,
+    /// A committee change taking effect less than `MIN_COMMITTEE_CHANGE_DELAY`
+    /// milestones after the milestone confirming it.
+    CommitteeChangeTooSoon,
+    /// A committee change not signed by a quorum of the committee in force.
+    InvalidCommitteeSignatures,
+    /// A committee change issued by a key that is not a member of the committee in
+    /// force.
+    NotACommitteeMember,
+    /// A committee change that does not take effect at the first index of a committee
+    /// epoch (`k · committee_epoch + 1`), or on a network without committee epochs.
+    CommitteeChangeNotAtEpoch,
 }
 
 /// Every reason, in code order (code = position + 1).
-const REASONS: [ConflictReason; 44] = [
+const REASONS: [ConflictReason; 49] = [
     ConflictReason::UnknownIssuer,
     ConflictReason::DuplicateAnchor,
     ConflictReason::AnonymousNotAllowed,
@@ -349,6 +389,11 @@ const REASONS: [ConflictReason; 44] = [
     ConflictReason::NoteExists,
     ConflictReason::NotProgramOwner,
     ConflictReason::NotAValueProgram,
+    ConflictReason::CommitteeChangePending,
+    ConflictReason::CommitteeChangeTooSoon,
+    ConflictReason::InvalidCommitteeSignatures,
+    ConflictReason::NotACommitteeMember,
+    ConflictReason::CommitteeChangeNotAtEpoch,
 ];
 
 impl ConflictReason {
@@ -441,6 +486,22 @@ impl ConflictReason {
             ConflictReason::NotAValueProgram => {
                 "the program does not pay its entitlement in value notes"
             }
+            ConflictReason::CommitteeChangePending => {
+                "a committee change is pending: the newest one has not taken effect yet"
+            }
+            ConflictReason::CommitteeChangeTooSoon => {
+                "the committee change takes effect too soon after the milestone confirming it"
+            }
+            ConflictReason::InvalidCommitteeSignatures => {
+                "the committee change is not signed by a quorum of the committee in force"
+            }
+            ConflictReason::NotACommitteeMember => {
+                "only a member of the committee in force may issue a committee change"
+            }
+            ConflictReason::CommitteeChangeNotAtEpoch => {
+                "the committee change does not take effect at the first milestone of a \
+                 committee epoch (or the network has no committee epochs)"
+            }
         }
     }
 }
@@ -510,6 +571,16 @@ pub struct Genesis {
     /// claim is refused.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_hex")]
     pub eligibility_key: Option<Vec<u8>>,
+    /// Committee epochs, in milestones: a committee change may take effect only at the
+    /// first index of an epoch (`k · committee_epoch + 1`), where every consensus session
+    /// ends (`specs/consensus.md`). 0 (the default, left out of the JSON): committee
+    /// changes are refused.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub committee_epoch: u32,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 mod opt_hex {
@@ -581,11 +652,18 @@ pub fn state_root_from_parts(
     ]))
 }
 
-/// The ledger rules, with the network's eligibility verifying key.
+/// The ledger rules, with the network's eligibility verifying key, genesis committee
+/// and committee epoch.
+///
+/// `Ledger::default()` (tests, benches) has none of them: every claim is refused, and a
+/// milestone that must know the genesis committee (applying a committee change, or
+/// switching from the genesis committee) fails with [`LedgerError::Genesis`].
 #[derive(Debug, Clone, Default)]
 pub struct Ledger {
     claims: Option<ClaimVerifier>,
     notes: notes::VerdictMemo,
+    genesis_committee: Option<Committee>,
+    committee_epoch: u32,
 }
 
 impl Ledger {
@@ -601,7 +679,14 @@ impl Ledger {
         Ok(Ledger {
             claims,
             notes: notes::VerdictMemo::default(),
+            genesis_committee: Some(genesis.committee.clone()),
+            committee_epoch: genesis.committee_epoch,
         })
+    }
+
+    /// The genesis committee (none for `Ledger::default()`).
+    pub fn genesis_committee(&self) -> Option<&Committee> {
+        self.genesis_committee.as_ref()
     }
 
     /// Verifies a note payload at admission (range proof, balance, ownership) and, if
@@ -661,7 +746,9 @@ impl Ledger {
         state_root(commitment, &weft_crypto::merkle::inclusion_root(&[]))
     }
 
-    /// Applies the newly confirmed blocks of one milestone, in white-flag order.
+    /// Applies the newly confirmed blocks of one milestone, in white-flag order. First,
+    /// if a committee change takes effect at `ctx.index`, the committee member entries
+    /// switch to the new committee's.
     pub fn apply_milestone(
         &self,
         state: &dyn StateRead,
@@ -670,6 +757,8 @@ impl Ledger {
         blocks: &[(BlockId, &Block)],
     ) -> Result<MilestoneOutcome, LedgerError> {
         let mut diff = Overlay::new(state, commitment);
+        committee::switch_at_start(&mut diff, self.genesis_committee.as_ref(), ctx)?;
+        diff.commit_savepoint();
         let mut outcomes = Vec::with_capacity(blocks.len());
         let (mut applied, mut conflicting, mut anchors) = (0u64, 0u64, 0u64);
         let mut touched = BTreeSet::new();
@@ -824,6 +913,14 @@ impl Ledger {
             Payload::Mint(_) | Payload::Transfer(_) | Payload::Redeem(_) => {
                 Ok(Err(ConflictReason::MalformedNote))
             }
+            Payload::CommitteeChange(c) => committee::apply_change(
+                diff,
+                self.genesis_committee.as_ref(),
+                self.committee_epoch,
+                ctx,
+                block,
+                c,
+            ),
         }
     }
 }
@@ -836,6 +933,8 @@ pub fn anchor_digest(tag: &[u8], data: &[u8]) -> [u8; 32] {
 
 #[cfg(test)]
 mod claims_tests;
+#[cfg(test)]
+mod committee_tests;
 #[cfg(test)]
 mod identity_tests;
 #[cfg(test)]

@@ -93,6 +93,7 @@ impl World {
             ],
             recent_roots: 64,
             eligibility_key: None,
+            committee_epoch: 0,
         };
         let (diff, commitment) = Ledger::genesis_state(&genesis);
         let mut state = MemoryState::default();

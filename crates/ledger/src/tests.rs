@@ -22,6 +22,7 @@ fn fixture() -> Fixture {
         organisations: vec![GenesisOrganisation::with_key(org.public_key())],
         recent_roots: 64,
         eligibility_key: None,
+        committee_epoch: 0,
     };
     let (diff, commitment) = Ledger::genesis_state(&genesis);
     let mut state = MemoryState::default();

@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 
 use weft_ledger::Genesis;
 use weft_tangle::{key, prefix, system, LatestMilestone, Store, StoreError};
-use weft_types::{Block, BlockId, MilestoneId};
+use weft_types::{Block, BlockId, Committee, MilestoneId};
 
 use crate::codec::{HashingReader, HashingWriter};
 use crate::full::verify_milestone_block;
@@ -44,6 +44,9 @@ pub struct DeltaMilestone {
     pub block: Block,
     /// Its canonical bytes.
     pub bytes: Vec<u8>,
+    /// Other validators' blocks of earlier milestones that its blocks approve (canonical
+    /// bytes; to be checked and stored as certified milestone blocks first).
+    pub aliases: Vec<Vec<u8>>,
     /// The blocks it confirmed, in white-flag order (ids computed from the bytes).
     pub blocks: Vec<(BlockId, Vec<u8>)>,
 }
@@ -84,7 +87,27 @@ pub fn write_delta(
             .ok_or(SnapshotError::MissingMilestone(index))?;
         let list = weft_tangle::read::white_flag_list(store, index)?
             .ok_or(SnapshotError::MissingMilestone(index))?;
+        // Other validators' blocks of earlier milestones that these blocks approve:
+        // the reader stores them first (as certified milestone blocks) so that the
+        // blocks that approve them are solid.
+        let mut aliases: Vec<Vec<u8>> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for id in &list {
+            for alias in crate::full::milestone_aliases(store, id, 1)? {
+                let own = weft_tangle::read::milestone_block_id(store, alias.milestone)?;
+                if own == Some(alias.id) || !seen.insert(alias.id) {
+                    continue;
+                }
+                if let Some(bytes) = weft_tangle::read::block_bytes(store, &alias.id)? {
+                    aliases.push(bytes);
+                }
+            }
+        }
         w.field(&ms_bytes)?;
+        w.u32(aliases.len() as u32)?;
+        for a in &aliases {
+            w.field(a)?;
+        }
         w.u32(list.len() as u32)?;
         for id in list {
             let bytes =
@@ -124,9 +147,8 @@ fn milestone_id(store: &dyn Store, index: u32) -> Result<MilestoneId, SnapshotEr
 }
 
 /// Reads a delta milestone by milestone; the checksum is checked after the last one.
-pub struct DeltaReader<'g, R: Read> {
+pub struct DeltaReader<R: Read> {
     r: Option<HashingReader<R>>,
-    trusted: &'g Genesis,
     /// The milestone the delta starts after.
     pub base: u32,
     /// That milestone's id (the first milestone's previous milestone).
@@ -136,9 +158,9 @@ pub struct DeltaReader<'g, R: Read> {
     read: u32,
 }
 
-impl<'g, R: Read> DeltaReader<'g, R> {
+impl<R: Read> DeltaReader<R> {
     /// Reads the header and checks the genesis against `trusted`.
-    pub fn open(input: R, trusted: &'g Genesis) -> Result<DeltaReader<'g, R>, SnapshotError> {
+    pub fn open(input: R, trusted: &Genesis) -> Result<DeltaReader<R>, SnapshotError> {
         let mut r = HashingReader::new(input);
         r.header(SnapshotKind::Delta, trusted)?;
         let base = r.u32()?;
@@ -151,7 +173,6 @@ impl<'g, R: Read> DeltaReader<'g, R> {
         }
         Ok(DeltaReader {
             r: Some(r),
-            trusted,
             base,
             base_id,
             count,
@@ -164,9 +185,15 @@ impl<'g, R: Read> DeltaReader<'g, R> {
         self.base.saturating_add(self.count)
     }
 
-    /// The next milestone with its blocks (its certificate checked, its index the next
-    /// one), or `None` after the last one once the checksum matched.
-    pub fn next_milestone(&mut self) -> Result<Option<DeltaMilestone>, SnapshotError> {
+    /// The next milestone with its blocks (its index the next one; its certificate
+    /// checked against the committee `committee` gives for its essence, when it gives
+    /// one: the node passes the committee in force on its ledger, a reader without state
+    /// the genesis committee while the milestones name it), or `None` after the last one
+    /// once the checksum matched.
+    pub fn next_milestone(
+        &mut self,
+        committee: impl FnOnce(&weft_types::MilestoneEssence) -> Option<Committee>,
+    ) -> Result<Option<DeltaMilestone>, SnapshotError> {
         let Some(r) = self.r.as_mut() else {
             return Ok(None);
         };
@@ -182,14 +209,31 @@ impl<'g, R: Read> DeltaReader<'g, R> {
             index: 0,
             reason: format!("milestone block: {e}"),
         })?;
-        let index = verify_milestone_block(&block, &self.trusted.committee)?
-            .essence
-            .index;
+        let weft_types::Payload::Milestone(milestone) = &block.payload else {
+            return Err(SnapshotError::NotCertified {
+                index: 0,
+                reason: "the block carries no milestone".into(),
+            });
+        };
+        let index = milestone.essence.index;
+        if let Some(c) = committee(&milestone.essence) {
+            verify_milestone_block(&block, &c)?;
+        }
         let expected = self.base + self.read + 1;
         if index != expected {
             return Err(SnapshotError::Malformed(format!(
                 "milestone {index} where {expected} was expected"
             )));
+        }
+        let n = r.u32()?;
+        if n > MAX_BLOCKS_PER_MILESTONE {
+            return Err(SnapshotError::Malformed(format!(
+                "milestone {index} lists {n} other milestone blocks (at most {MAX_BLOCKS_PER_MILESTONE})"
+            )));
+        }
+        let mut aliases = Vec::with_capacity(n.min(1024) as usize);
+        for _ in 0..n {
+            aliases.push(r.field(max_block, "milestone block")?);
         }
         let n = r.u32()?;
         if n > MAX_BLOCKS_PER_MILESTONE {
@@ -207,6 +251,7 @@ impl<'g, R: Read> DeltaReader<'g, R> {
             index,
             block,
             bytes,
+            aliases,
             blocks,
         }))
     }

@@ -210,20 +210,65 @@ fn entry_points(
         });
         let list = weft_tangle::read::white_flag_list(store, m)?
             .ok_or(SnapshotError::MissingMilestone(m))?;
-        for (pos, id) in list.into_iter().enumerate() {
+        for (pos, id) in list.iter().enumerate() {
             let conflict = match store.get(&key(prefix::METADATA, &[&id.0]))? {
                 Some(b) => BlockMetadata::from_bytes(&b)?.conflict,
                 None => 0,
             };
             points.push(EntryPoint {
-                id,
+                id: *id,
                 milestone: m,
                 position: Some(pos as u32),
                 conflict,
             });
         }
     }
+    // Other validators' blocks of the same milestones (each validator of a committee
+    // wraps the certified milestone in a block of its own; blocks approve whichever
+    // they saw): the ones this store holds that window blocks approve.
+    let listed: std::collections::HashSet<BlockId> = points.iter().map(|p| p.id).collect();
+    let mut aliases = Vec::new();
+    for p in points.iter().filter(|p| p.position.is_some()) {
+        for parent in milestone_aliases(store, &p.id, first)? {
+            if !listed.contains(&parent.id) && !aliases.contains(&parent) {
+                aliases.push(parent);
+            }
+        }
+    }
+    points.extend(aliases);
     Ok(points)
+}
+
+/// The parents of `block` that are milestone blocks confirmed at `first` or later but
+/// not on any white-flag list (another validator's block of a milestone).
+pub(crate) fn milestone_aliases(
+    store: &dyn Store,
+    block: &BlockId,
+    first: u32,
+) -> Result<Vec<EntryPoint>, SnapshotError> {
+    let Some(bytes) = weft_tangle::read::block_bytes(store, block)? else {
+        return Ok(Vec::new());
+    };
+    let parents = Block::from_bytes(&bytes)
+        .map_err(|e| StoreError::Corrupt(format!("block {block}: {e}")))?
+        .parents;
+    let mut out = Vec::new();
+    for parent in parents {
+        let Some(meta) = store.get(&key(prefix::METADATA, &[&parent.0]))? else {
+            continue;
+        };
+        let meta = BlockMetadata::from_bytes(&meta)?;
+        match (meta.referenced_by, meta.white_flag_index) {
+            (Some(m), None) if m >= first => out.push(EntryPoint {
+                id: parent,
+                milestone: m,
+                position: None,
+                conflict: 0,
+            }),
+            _ => {}
+        }
+    }
+    Ok(out)
 }
 
 /// Reads a full snapshot, checking it against `trusted` (this node's genesis: the same
@@ -249,7 +294,15 @@ pub fn read_full(
             configured: trusted.network_id(),
         });
     }
-    let milestone = verify_milestone_block(&block, &trusted.committee)?;
+    // The certificate is checked once the entries are read: the committee that signs
+    // milestone S follows from the genesis committee and the committee changes in the
+    // state, each signed by the committee before it.
+    let Payload::Milestone(milestone) = &block.payload else {
+        return Err(SnapshotError::NotCertified {
+            index: 0,
+            reason: "the block carries no milestone".into(),
+        });
+    };
     let essence = &milestone.essence;
     let latest = LatestMilestone {
         index: essence.index,
@@ -293,6 +346,7 @@ pub fn read_full(
 
     let mut commitment = MultisetHash::new();
     let mut registries = None;
+    let mut changes: Vec<Vec<u8>> = Vec::new();
     let mut entries = 0u64;
     let mut previous: Option<Vec<u8>> = None;
     let mut chunk: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(CHUNK);
@@ -323,6 +377,13 @@ pub fn read_full(
         if k == weft_ledger::keys::REGISTRIES_ROOT {
             registries = Some(v.clone());
         }
+        // Change keys are exactly prefix || u32; a longer key under the prefix is a
+        // member entry whose key bytes happen to spell it.
+        if k.starts_with(weft_ledger::COMMITTEE_CHANGE_PREFIX)
+            && k.len() == weft_ledger::COMMITTEE_CHANGE_PREFIX.len() + 4
+        {
+            changes.push(v.clone());
+        }
         previous = Some(k.clone());
         entries += 1;
         chunk.push((k, v));
@@ -349,6 +410,8 @@ pub fn read_full(
     }
     let registries = weft_ledger::registry::registries_root_stored(&registry_state)
         .map_err(|e| SnapshotError::Malformed(e.to_string()))?;
+    let committee = committee_of(trusted, latest.index, &changes)?;
+    verify_milestone_block(&block, &committee)?;
     let computed = state_root_from_parts(&commitment.sum_bytes(), commitment.count(), &registries);
     if computed != essence.state_root {
         return Err(SnapshotError::StateRootMismatch {
@@ -366,6 +429,43 @@ pub fn read_full(
         entry_points,
         window,
     })
+}
+
+/// The committee that certifies milestone `index`, derived from the genesis committee
+/// through the committee changes of the state (in effective-index order, as their keys
+/// sort): each must be signed by a quorum of the committee before it, which is what the
+/// ledger checked when it applied them. A change effective after `index` is checked too.
+fn committee_of(
+    trusted: &Genesis,
+    index: u32,
+    changes: &[Vec<u8>],
+) -> Result<Committee, SnapshotError> {
+    let mut current = trusted.committee.clone();
+    let mut previous_effective = 0u32;
+    for value in changes {
+        let (_, change) = weft_ledger::decode_committee_change_entry(value)
+            .map_err(|e| SnapshotError::Malformed(format!("committee change: {e}")))?;
+        if change.effective_index <= previous_effective {
+            return Err(SnapshotError::Malformed(
+                "committee changes out of order".into(),
+            ));
+        }
+        weft_crypto::certificate::verify_committee_change(&change, &current).map_err(|e| {
+            SnapshotError::NotCertified {
+                index,
+                reason: format!(
+                    "the committee change effective at {} is not signed by the committee before it: {e}",
+                    change.effective_index
+                ),
+            }
+        })?;
+        previous_effective = change.effective_index;
+        if change.effective_index > index {
+            break;
+        }
+        current = change.committee;
+    }
+    Ok(current)
 }
 
 /// Restores a full snapshot into an empty store: the ledger entries, the certified

@@ -40,6 +40,7 @@ fn genesis(name: &str) -> Genesis {
         organisations: vec![],
         recent_roots: 64,
         eligibility_key: None,
+        committee_epoch: 0,
     }
 }
 
@@ -381,7 +382,10 @@ fn a_delta_carries_each_milestone_with_its_confirmed_blocks() {
     let mut reader = DeltaReader::open(delta.as_slice(), &g).unwrap();
     assert_eq!((reader.base, reader.to()), (2, 5));
     let mut indexes = Vec::new();
-    while let Some(m) = reader.next_milestone().unwrap() {
+    while let Some(m) = reader
+        .next_milestone(|_| Some(g.committee.clone()))
+        .unwrap()
+    {
         let list = weft_tangle::read::white_flag_list(source.as_ref(), m.index)
             .unwrap()
             .unwrap();
@@ -397,7 +401,9 @@ fn a_delta_carries_each_milestone_with_its_confirmed_blocks() {
     let mut reader = DeltaReader::open(damaged.as_slice(), &g).unwrap();
     let mut result = Ok(Some(()));
     while let Ok(Some(_)) = result {
-        result = reader.next_milestone().map(|m| m.map(|_| ()));
+        result = reader
+            .next_milestone(|_| Some(g.committee.clone()))
+            .map(|m| m.map(|_| ()));
     }
     assert!(result.is_err());
     // Nothing after the latest milestone: refused with a reason.

@@ -30,7 +30,8 @@ pub use identity::{
     DidUpdate,
 };
 pub use milestone::{
-    Committee, CommitteeError, Milestone, MilestoneEssence, MilestoneSignature, MAX_COMMITTEE_SIZE,
+    Committee, CommitteeChange, CommitteeError, Milestone, MilestoneEssence, MilestoneSignature,
+    COMMITTEE_CHANGE_DOMAIN, MAX_COMMITTEE_SIZE,
 };
 pub use payload::{Payload, PayloadKind, TaggedData, MAX_TAGGED_DATA_BYTES, MAX_TAG_BYTES};
 pub use program::{

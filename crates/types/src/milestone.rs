@@ -290,12 +290,166 @@ impl Committee {
     /// BLAKE2b-256(`weft/committee/v1` || threshold u16 || count u8 || members).
     pub fn id(&self) -> CommitteeId {
         let mut w = Writer::with_capacity(3 + 32 * self.members.len());
+        self.encode_into(&mut w);
+        CommitteeId(blake2b256(&[COMMITTEE_ID_DOMAIN, &w.into_bytes()]))
+    }
+
+    /// Writes the canonical encoding: `u16 threshold || u8 count || members` (ascending),
+    /// the bytes its id hashes.
+    pub fn encode_into(&self, w: &mut Writer) {
         w.u16(self.threshold);
         w.u8(self.members.len() as u8);
         for m in &self.members {
             w.bytes(&m.0);
         }
-        CommitteeId(blake2b256(&[COMMITTEE_ID_DOMAIN, &w.into_bytes()]))
+    }
+
+    /// Reads the canonical encoding: 1..=64 members, strictly ascending, and a threshold
+    /// that is a Byzantine quorum of them (checked by [`Committee::new`]), so an invalid
+    /// committee cannot be decoded.
+    pub fn decode_from(r: &mut Reader<'_>) -> Result<Committee, DecodeError> {
+        let threshold = r.u16("committee threshold")?;
+        let count = r.u8("committee member count")?;
+        check_range(
+            "committee member count",
+            count as u64,
+            1,
+            MAX_COMMITTEE_SIZE as u64,
+        )?;
+        let mut members = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            members.push(PublicKeyBytes(r.array("committee member")?));
+        }
+        check_strictly_ascending("committee members", &members)?;
+        let n = members.len() as u64;
+        // 3t > 2n and t <= n: the smallest quorum is floor(2n/3) + 1.
+        check_range("committee threshold", threshold as u64, 2 * n / 3 + 1, n)?;
+        Committee::new(threshold, members)
+            .map_err(|_| DecodeError::Inconsistent("the committee is not a valid committee"))
+    }
+}
+
+/// Domain prefix of the message the current committee signs to change the committee.
+pub const COMMITTEE_CHANGE_DOMAIN: &[u8] = b"weft/committee-change/v1";
+
+/// A change of the milestone committee, signed by the committee in force when it is
+/// confirmed.
+///
+/// The ledger applies it only when signed by a quorum of the committee that certifies
+/// the confirming milestone, with enough notice, and one at a time; from
+/// `effective_index` on, `committee` certifies milestones and its members may sign
+/// tip-merging blocks (`specs/protocol.md` §3.7, §7.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitteeChange {
+    /// The committee that certifies milestones from `effective_index` on.
+    pub committee: Committee,
+    /// The first milestone index the new committee certifies.
+    pub effective_index: u32,
+    /// Signatures of members of the current committee over `signing_message`, signers
+    /// strictly ascending.
+    pub signatures: Vec<MilestoneSignature>,
+}
+
+impl CommitteeChange {
+    /// `"weft/committee-change/v1" || current committee id (32) || new committee id (32)
+    /// || effective_index u32 LE` (92 bytes): what each signer of the current committee
+    /// signs. Naming the current committee makes a change signed for one committee
+    /// useless under another; naming the index makes it useless for another date.
+    pub fn signing_message(&self, current: &CommitteeId) -> Vec<u8> {
+        let mut m = Vec::with_capacity(COMMITTEE_CHANGE_DOMAIN.len() + 32 + 32 + 4);
+        m.extend_from_slice(COMMITTEE_CHANGE_DOMAIN);
+        m.extend_from_slice(&current.0);
+        m.extend_from_slice(&self.committee.id().0);
+        m.extend_from_slice(&self.effective_index.to_le_bytes());
+        m
+    }
+
+    /// Signers strictly ascending (no repeats), 1..=[`MAX_COMMITTEE_SIZE`] of them.
+    pub fn check_signers(&self) -> Result<(), DecodeError> {
+        check_range(
+            "committee change signature count",
+            self.signatures.len() as u64,
+            1,
+            MAX_COMMITTEE_SIZE as u64,
+        )?;
+        let keys: Vec<_> = self.signatures.iter().map(|s| s.public_key).collect();
+        check_strictly_ascending("committee change signers", &keys)
+    }
+
+    /// The rules every change obeys, decoded or built in code: an effective index of at
+    /// least 1 and well-formed signers ([`CommitteeChange::check_signers`]); the
+    /// committee is valid by construction.
+    pub fn check_limits(&self) -> Result<(), DecodeError> {
+        check_range(
+            "committee change effective index",
+            self.effective_index as u64,
+            1,
+            u32::MAX as u64,
+        )?;
+        self.check_signers()
+    }
+
+    /// Writes the canonical encoding: committee, `u32 effective index`, `u8` count and
+    /// the signatures (`[32] key || [64] signature` each).
+    pub fn encode_into(&self, w: &mut Writer) {
+        self.committee.encode_into(w);
+        w.u32(self.effective_index);
+        w.u8(self.signatures.len() as u8);
+        for s in &self.signatures {
+            w.bytes(&s.public_key.0);
+            w.bytes(&s.signature.0);
+        }
+    }
+
+    /// Reads the canonical encoding and checks it ([`CommitteeChange::check_limits`]).
+    pub fn decode_from(r: &mut Reader<'_>) -> Result<CommitteeChange, DecodeError> {
+        let committee = Committee::decode_from(r)?;
+        let effective_index = r.u32("committee change effective index")?;
+        check_range(
+            "committee change effective index",
+            effective_index as u64,
+            1,
+            u32::MAX as u64,
+        )?;
+        let count = r.u8("committee change signature count")?;
+        check_range(
+            "committee change signature count",
+            count as u64,
+            1,
+            MAX_COMMITTEE_SIZE as u64,
+        )?;
+        let mut signatures = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            signatures.push(MilestoneSignature {
+                public_key: PublicKeyBytes(r.array("committee change signer key")?),
+                signature: SignatureBytes(r.array("committee change signature")?),
+            });
+        }
+        let change = CommitteeChange {
+            committee,
+            effective_index,
+            signatures,
+        };
+        change.check_limits()?;
+        Ok(change)
+    }
+
+    /// The canonical bytes (the payload body of kind 17).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(
+            3 + 32 * self.committee.members().len() + 5 + 96 * self.signatures.len(),
+        );
+        self.encode_into(&mut w);
+        w.into_bytes()
+    }
+
+    /// Decodes exactly `b`: nothing may follow the change.
+    pub fn from_bytes(b: &[u8]) -> Result<CommitteeChange, DecodeError> {
+        let mut r = Reader::new(b);
+        let change = CommitteeChange::decode_from(&mut r)?;
+        r.finish("committee change")?;
+        Ok(change)
     }
 }
 
@@ -339,5 +493,181 @@ mod tests {
         assert_eq!(a.id(), b.id());
         let c = Committee::new(4, vec![key(4), key(3), key(2), key(1)]).unwrap();
         assert_ne!(a.id(), c.id());
+    }
+
+    fn sample_change() -> CommitteeChange {
+        CommitteeChange {
+            committee: Committee::new(3, vec![key(9), key(1), key(5), key(7)]).unwrap(),
+            effective_index: 42,
+            signatures: vec![
+                MilestoneSignature {
+                    public_key: key(2),
+                    signature: SignatureBytes([0xaa; 64]),
+                },
+                MilestoneSignature {
+                    public_key: key(3),
+                    signature: SignatureBytes([0xbb; 64]),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn committee_encoding_is_what_its_id_hashes() {
+        let c = Committee::new(3, vec![key(4), key(3), key(2), key(1)]).unwrap();
+        let mut w = Writer::default();
+        c.encode_into(&mut w);
+        let bytes = w.into_bytes();
+        assert_eq!(bytes.len(), 3 + 4 * 32);
+        assert_eq!(&bytes[..3], &[3, 0, 4]);
+        assert_eq!(
+            c.id(),
+            CommitteeId(blake2b256(&[COMMITTEE_ID_DOMAIN, &bytes]))
+        );
+        let mut r = Reader::new(&bytes);
+        assert_eq!(Committee::decode_from(&mut r), Ok(c));
+        r.finish("committee").unwrap();
+    }
+
+    #[test]
+    fn committee_change_round_trips_and_rejects_truncation() {
+        let change = sample_change();
+        change.check_limits().unwrap();
+        let bytes = change.to_bytes();
+        assert_eq!(bytes.len(), 3 + 4 * 32 + 4 + 1 + 2 * 96);
+        // threshold 3, 4 members, ascending.
+        assert_eq!(&bytes[..3], &[3, 0, 4]);
+        assert_eq!(&bytes[3..35], &[1; 32]);
+        assert_eq!(&bytes[131..135], &42u32.to_le_bytes());
+        assert_eq!(bytes[135], 2);
+        let back = CommitteeChange::from_bytes(&bytes).unwrap();
+        assert_eq!(back, change);
+        assert_eq!(back.to_bytes(), bytes);
+        for cut in 0..bytes.len() {
+            assert!(
+                matches!(
+                    CommitteeChange::from_bytes(&bytes[..cut]),
+                    Err(DecodeError::Truncated { .. })
+                ),
+                "cut at {cut}"
+            );
+        }
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(matches!(
+            CommitteeChange::from_bytes(&long),
+            Err(DecodeError::TrailingBytes { .. })
+        ));
+    }
+
+    #[test]
+    fn invalid_committee_changes_do_not_decode() {
+        let bytes = sample_change().to_bytes();
+        // Threshold 2 of 4 is not a Byzantine quorum; 5 of 4 is more than the members.
+        for t in [0u8, 2, 5] {
+            let mut b = bytes.clone();
+            b[0] = t;
+            assert!(
+                matches!(
+                    CommitteeChange::from_bytes(&b),
+                    Err(DecodeError::OutOfRange {
+                        field: "committee threshold",
+                        ..
+                    })
+                ),
+                "threshold {t}"
+            );
+        }
+        // No members, 65 members.
+        for n in [0u8, 65] {
+            let mut b = bytes.clone();
+            b[2] = n;
+            assert!(matches!(
+                CommitteeChange::from_bytes(&b),
+                Err(DecodeError::OutOfRange {
+                    field: "committee member count",
+                    ..
+                })
+            ));
+        }
+        // Members out of order, or repeated.
+        let mut b = bytes.clone();
+        b[3..35].copy_from_slice(&[8; 32]);
+        assert!(matches!(
+            CommitteeChange::from_bytes(&b),
+            Err(DecodeError::NotStrictlyAscending {
+                field: "committee members",
+                position: 1
+            })
+        ));
+        let mut b = bytes.clone();
+        b[3..35].copy_from_slice(&[5; 32]);
+        assert!(matches!(
+            CommitteeChange::from_bytes(&b),
+            Err(DecodeError::NotStrictlyAscending { .. })
+        ));
+        // Effective index 0.
+        let mut b = bytes.clone();
+        b[131..135].copy_from_slice(&[0; 4]);
+        assert!(matches!(
+            CommitteeChange::from_bytes(&b),
+            Err(DecodeError::OutOfRange {
+                field: "committee change effective index",
+                ..
+            })
+        ));
+        // No signatures; signers repeated or unordered.
+        let mut c = sample_change();
+        c.signatures.clear();
+        assert!(c.check_signers().is_err());
+        assert!(CommitteeChange::from_bytes(&c.to_bytes()).is_err());
+        let mut c = sample_change();
+        c.signatures.swap(0, 1);
+        assert!(matches!(
+            CommitteeChange::from_bytes(&c.to_bytes()),
+            Err(DecodeError::NotStrictlyAscending {
+                field: "committee change signers",
+                ..
+            })
+        ));
+        c.signatures[0] = c.signatures[1];
+        assert!(c.check_signers().is_err());
+        assert!(c.check_limits().is_err());
+    }
+
+    #[test]
+    fn committee_change_signing_message_layout() {
+        let change = sample_change();
+        let current = CommitteeId([0x11; 32]);
+        let m = change.signing_message(&current);
+        assert_eq!(m.len(), 24 + 32 + 32 + 4);
+        assert_eq!(&m[..24], b"weft/committee-change/v1");
+        assert_eq!(&m[24..56], &current.0);
+        assert_eq!(&m[56..88], &change.committee.id().0);
+        assert_eq!(&m[88..], &42u32.to_le_bytes());
+        let mut later = change.clone();
+        later.effective_index += 1;
+        assert_ne!(later.signing_message(&current), m);
+        assert_ne!(change.signing_message(&CommitteeId([0x12; 32])), m);
+        // Signatures are not signed.
+        let mut other = change.clone();
+        other.signatures.pop();
+        assert_eq!(other.signing_message(&current), m);
+    }
+
+    #[test]
+    fn committee_change_json() {
+        let change = sample_change();
+        let json = serde_json::to_string(&change).unwrap();
+        assert!(json.contains("\"effectiveIndex\":42"), "{json}");
+        assert!(json.contains("\"threshold\":3"), "{json}");
+        assert!(json.contains("\"publicKey\""), "{json}");
+        assert_eq!(
+            serde_json::from_str::<CommitteeChange>(&json).unwrap(),
+            change
+        );
+        // An invalid committee is refused in JSON too.
+        let bad = json.replace("\"threshold\":3", "\"threshold\":2");
+        assert!(serde_json::from_str::<CommitteeChange>(&bad).is_err());
     }
 }

@@ -5,13 +5,14 @@
 //! and an old node rejects a new kind cleanly (`UnknownTag`) instead of misreading it.
 //! Kinds 3 to 11 are the identity and credential payloads (`identity`, `registry`),
 //! 12 and 13 programs and claims (`program`), 14 to 16 the confidential-entitlement
-//! notes (`notes`: mint, transfer, redeem; `specs/entitlements.md`).
+//! notes (`notes`: mint, transfer, redeem; `specs/entitlements.md`), 17 a change of the
+//! milestone committee (`milestone`).
 
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{check_range, DecodeError, Reader, Writer};
 use crate::identity::{Accreditation, DeviceKey, DidCreate, DidDeactivate, DidUpdate};
-use crate::milestone::Milestone;
+use crate::milestone::{CommitteeChange, Milestone};
 use crate::notes::{Mint, Redeem, Transfer};
 use crate::program::{Claim, Program};
 use crate::registry::{Issuance, RegistryCreate, Revocation, Schema};
@@ -60,6 +61,9 @@ pub enum PayloadKind {
     Transfer = 15,
     /// Burns value notes for a public amount the program's agency pays out.
     Redeem = 16,
+    /// Changes the milestone committee from a later milestone index on, signed by the
+    /// committee in force.
+    CommitteeChange = 17,
 }
 
 impl PayloadKind {
@@ -83,6 +87,7 @@ impl PayloadKind {
             14 => Some(PayloadKind::Mint),
             15 => Some(PayloadKind::Transfer),
             16 => Some(PayloadKind::Redeem),
+            17 => Some(PayloadKind::CommitteeChange),
             _ => None,
         }
     }
@@ -183,6 +188,8 @@ pub enum Payload {
     Transfer(Box<Transfer>),
     /// Redeems value notes.
     Redeem(Box<Redeem>),
+    /// Changes the milestone committee.
+    CommitteeChange(Box<CommitteeChange>),
 }
 
 impl Payload {
@@ -204,6 +211,7 @@ impl Payload {
             Payload::Mint(p) => p.check_limits(),
             Payload::Transfer(p) => p.check_limits(),
             Payload::Redeem(p) => p.check_limits(),
+            Payload::CommitteeChange(p) => p.check_limits(),
         }
     }
 
@@ -227,6 +235,7 @@ impl Payload {
             Payload::Mint(_) => PayloadKind::Mint,
             Payload::Transfer(_) => PayloadKind::Transfer,
             Payload::Redeem(_) => PayloadKind::Redeem,
+            Payload::CommitteeChange(_) => PayloadKind::CommitteeChange,
         }
     }
 
@@ -254,6 +263,7 @@ impl Payload {
             Payload::Mint(p) => p.encode_into(w),
             Payload::Transfer(p) => p.encode_into(w),
             Payload::Redeem(p) => p.encode_into(w),
+            Payload::CommitteeChange(p) => p.encode_into(w),
         }
         let body_len = (w.len() - start) as u32;
         w.patch_u32(len_at, body_len);
@@ -303,6 +313,9 @@ impl Payload {
             PayloadKind::Mint => Payload::Mint(Box::new(Mint::decode_from(&mut br)?)),
             PayloadKind::Transfer => Payload::Transfer(Box::new(Transfer::decode_from(&mut br)?)),
             PayloadKind::Redeem => Payload::Redeem(Box::new(Redeem::decode_from(&mut br)?)),
+            PayloadKind::CommitteeChange => {
+                Payload::CommitteeChange(Box::new(CommitteeChange::decode_from(&mut br)?))
+            }
         };
         br.finish("payload body")?;
         Ok(payload)

@@ -3,9 +3,9 @@
 
 use proptest::prelude::*;
 use weft_types::{
-    Block, BlockId, CommitteeId, DecodeError, InclusionRoot, Issuer, Milestone, MilestoneEssence,
-    MilestoneId, MilestoneSignature, NetworkId, Payload, PublicKeyBytes, SignatureBytes, StateRoot,
-    TaggedData, MAX_BLOCK_BYTES,
+    Block, BlockId, Committee, CommitteeChange, CommitteeId, DecodeError, InclusionRoot, Issuer,
+    Milestone, MilestoneEssence, MilestoneId, MilestoneSignature, NetworkId, Payload,
+    PublicKeyBytes, SignatureBytes, StateRoot, TaggedData, MAX_BLOCK_BYTES, MAX_COMMITTEE_SIZE,
 };
 
 fn ids(max: usize) -> impl Strategy<Value = Vec<BlockId>> {
@@ -114,8 +114,64 @@ fn milestone_block() -> impl Strategy<Value = Block> {
         })
 }
 
+/// A committee of `n` members with any Byzantine-quorum threshold.
+fn committee() -> impl Strategy<Value = Committee> {
+    proptest::collection::btree_set(any::<[u8; 32]>(), 1..=MAX_COMMITTEE_SIZE)
+        .prop_flat_map(|members| {
+            let n = members.len();
+            (Just(members), (2 * n / 3 + 1)..=n)
+        })
+        .prop_map(|(members, t)| {
+            Committee::new(t as u16, members.into_iter().map(PublicKeyBytes).collect())
+                .expect("a Byzantine quorum of distinct members")
+        })
+}
+
+fn committee_change_block() -> impl Strategy<Value = Block> {
+    (
+        ids(8),
+        any::<u64>(),
+        committee(),
+        1u32..=u32::MAX,
+        proptest::collection::btree_set(any::<[u8; 32]>(), 1..=8),
+        any::<[u8; 32]>(),
+    )
+        .prop_map(
+            |(parents, time, committee, effective_index, signers, issuer)| {
+                let signatures = signers
+                    .iter()
+                    .map(|k| MilestoneSignature {
+                        public_key: PublicKeyBytes(*k),
+                        signature: SignatureBytes([3; 64]),
+                    })
+                    .collect();
+                Block {
+                    protocol_version: 1,
+                    network_id: NetworkId(5),
+                    parents,
+                    issuing_time: time,
+                    issuer: Issuer::Organisation {
+                        public_key: PublicKeyBytes(issuer),
+                    },
+                    payload: Payload::CommitteeChange(Box::new(CommitteeChange {
+                        committee,
+                        effective_index,
+                        signatures,
+                    })),
+                    nonce: 0,
+                    signature: Some(SignatureBytes([9; 64])),
+                }
+            },
+        )
+}
+
 fn any_block() -> impl Strategy<Value = Block> {
-    prop_oneof![signed_block(), anonymous_block(), milestone_block()]
+    prop_oneof![
+        signed_block(),
+        anonymous_block(),
+        milestone_block(),
+        committee_change_block()
+    ]
 }
 
 proptest! {
@@ -271,4 +327,50 @@ fn named_rejections() {
         s.check_structure(),
         Err(DecodeError::Inconsistent(_))
     ));
+}
+
+#[test]
+fn committee_change_payload_json_and_kind() {
+    let committee = Committee::new(
+        3,
+        vec![
+            PublicKeyBytes([1; 32]),
+            PublicKeyBytes([2; 32]),
+            PublicKeyBytes([3; 32]),
+        ],
+    )
+    .unwrap();
+    let payload = Payload::CommitteeChange(Box::new(CommitteeChange {
+        committee,
+        effective_index: 7,
+        signatures: vec![MilestoneSignature {
+            public_key: PublicKeyBytes([4; 32]),
+            signature: SignatureBytes([5; 64]),
+        }],
+    }));
+    assert_eq!(payload.kind() as u16, 17);
+    assert_eq!(
+        weft_types::PayloadKind::from_u16(17),
+        Some(weft_types::PayloadKind::CommitteeChange)
+    );
+    let json = serde_json::to_value(&payload).unwrap();
+    assert_eq!(json["type"], "committeeChange");
+    assert_eq!(json["effectiveIndex"], 7);
+    assert_eq!(json["committee"]["threshold"], 3);
+    assert_eq!(json["signatures"][0]["publicKey"], hex::encode([4u8; 32]));
+    let back: Payload = serde_json::from_value(json).unwrap();
+    assert_eq!(back, payload);
+    // Kind 17 on the wire: u16 LE tag, u32 LE length, then the change's bytes.
+    let mut w = weft_types::codec::Writer::default();
+    payload.encode_into(&mut w);
+    let bytes = w.into_bytes();
+    assert_eq!(&bytes[..2], &[17, 0]);
+    let Payload::CommitteeChange(c) = &payload else {
+        unreachable!()
+    };
+    assert_eq!(&bytes[6..], &c.to_bytes()[..]);
+    assert_eq!(
+        u32::from_le_bytes([bytes[2], bytes[3], bytes[4], bytes[5]]) as usize,
+        bytes.len() - 6
+    );
 }

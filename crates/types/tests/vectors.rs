@@ -252,14 +252,22 @@ fn rejection_vectors() {
             tag: 2
         })
     );
-    // Payload kind 17 (reserved for committee changes, not yet defined).
+    // Payload kind 18 (unassigned; 17 is the committee change).
     assert_eq!(
-        Block::from_bytes(&with(&b, 51, 0x11)),
+        Block::from_bytes(&with(&b, 51, 0x12)),
         Err(DecodeError::UnknownTag {
             field: "payload kind",
-            tag: 17
+            tag: 18
         })
     );
+    // Payload kind 17 with an empty body: a committee change cut short.
+    assert!(matches!(
+        Block::from_bytes(&with(&b, 51, 0x11)),
+        Err(DecodeError::Truncated {
+            field: "committee threshold",
+            ..
+        })
+    ));
     // A trailing byte.
     let mut long = b.clone();
     long.push(0);

@@ -100,23 +100,28 @@ fn byzantine_shares(
     }
 }
 
+/// One session's engine inbox and its members: entry `i` of `members` is the validator
+/// position (in `ConsensusSettings::validators`) of the session's engine index `i` (the
+/// committee in force at the session's first index may differ from the genesis one).
+struct SessionInbox {
+    id: u64,
+    tx: mpsc::Sender<IncomingMessage>,
+    members: Vec<usize>,
+}
+
 /// Where engine messages from peers go, by the session they name: the current
 /// session's engine and, for a while after a session ended, the ended one's.
 struct EngineInboxes {
-    current: (u64, mpsc::Sender<IncomingMessage>),
+    current: SessionInbox,
     /// Ended sessions still running (each for a short while).
-    ended: Vec<(u64, mpsc::Sender<IncomingMessage>)>,
+    ended: Vec<SessionInbox>,
 }
 
 impl EngineInboxes {
-    fn of(&self, session: u64) -> Option<mpsc::Sender<IncomingMessage>> {
-        if self.current.0 == session {
-            return Some(self.current.1.clone());
-        }
-        self.ended
-            .iter()
-            .find(|(id, _)| *id == session)
-            .map(|(_, tx)| tx.clone())
+    fn of(&self, session: u64) -> Option<&SessionInbox> {
+        std::iter::once(&self.current)
+            .chain(&self.ended)
+            .find(|s| s.id == session)
     }
 }
 
@@ -157,13 +162,17 @@ impl CommitteeLink {
                 else {
                     return Err("sent an engine message without a session".into());
                 };
-                // Another session's (a member ahead or behind): not for any engine here.
-                // A full queue drops it (the engine asks again for what it misses).
-                if let Some(tx) = self.engine_in.lock().of(session) {
-                    let _ = tx.try_send(IncomingMessage {
-                        from: position,
-                        bytes: bytes.split_off(8),
-                    });
+                // Another session's (a member ahead or behind), or from a validator that
+                // is not a member of that session: not for any engine here. A full queue
+                // drops it (the engine asks again for what it misses).
+                let inboxes = self.engine_in.lock();
+                if let Some(inbox) = inboxes.of(session) {
+                    if let Some(from) = inbox.members.iter().position(|p| *p == position) {
+                        let _ = inbox.tx.try_send(IncomingMessage {
+                            from,
+                            bytes: bytes.split_off(8),
+                        });
+                    }
                 }
                 Ok(())
             }
@@ -345,15 +354,15 @@ pub(crate) fn start(
 ) -> Result<Committee, String> {
     let key = node.validator_key().ok_or("not a validator")?.seed();
     let key = Arc::new(OrganisationKey::from_seed(&key));
-    let committee = node.config.genesis.committee.clone();
-    let own = committee
-        .members()
-        .iter()
-        .position(|k| *k == key.public_key())
-        .ok_or("the validator key is not a committee member")?;
+    let own = settings
+        .position_of_key(&key.public_key())
+        .ok_or("the validator key is not in [consensus] validators")?;
     let dir = node.config.data_dir.join("consensus");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let state = read_session(&dir, settings.genesis_time_ms)?;
+    // The session file is written once the node holds every milestone before the
+    // session's first index, so the committee in force there is known here.
+    let (committee, members) = session_members(&node, &settings, state.start.first_index)?;
     // Backups of ended sessions are no longer needed.
     if let Ok(entries) = std::fs::read_dir(&dir) {
         let current = backup_file(&dir, state.id);
@@ -374,7 +383,11 @@ pub(crate) fn start(
         settings: settings.clone(),
         own,
         engine_in: Mutex::new(EngineInboxes {
-            current: (state.id, engine_tx),
+            current: SessionInbox {
+                id: state.id,
+                tx: engine_tx,
+                members: members.clone(),
+            },
             ended: Vec::new(),
         }),
         shares: shares_tx,
@@ -393,7 +406,6 @@ pub(crate) fn start(
         fetch: fetch.clone(),
     });
     let sessions = Sessions {
-        node: node.clone(),
         key: key.clone(),
         settings: settings.clone(),
         dir,
@@ -403,21 +415,38 @@ pub(crate) fn start(
         proposals: proposals_tx.clone(),
         availability,
     };
-    let running = sessions.open(state, engine_rx)?;
-    tracing::info!(
-        session = state.id,
-        first_index = state.start.first_index,
-        position = own,
-        members = committee.members().len(),
-        "milestone consensus session started"
-    );
-    let session = Arc::new(tokio::sync::Mutex::new(Some(running)));
+    let running = sessions.open(state, committee.clone(), engine_rx)?;
+    if running.is_some() {
+        tracing::info!(
+            session = state.id,
+            first_index = state.start.first_index,
+            position = own,
+            members = committee.members().len(),
+            "milestone consensus session started"
+        );
+    } else {
+        tracing::info!(
+            session = state.id,
+            first_index = state.start.first_index,
+            "not a member of the committee in force: following its milestones"
+        );
+    }
+    let session = Arc::new(tokio::sync::Mutex::new(running));
     let driver = Driver {
         node: node.clone(),
         handle: handle.clone(),
         key,
         link: link.clone(),
-        collector: CertificateCollector::new(committee, 1),
+        collectors: Collectors {
+            node: node.clone(),
+            all: vec![CertificateCollector::new(
+                committee.clone(),
+                state.start.first_index,
+            )],
+        },
+        committee,
+        members,
+        pending: None,
         queue: VecDeque::new(),
         current: None,
         certified: BTreeMap::new(),
@@ -444,7 +473,6 @@ pub(crate) fn start(
 
 /// What it takes to (re)start an engine session.
 struct Sessions {
-    node: Node,
     key: Arc<OrganisationKey>,
     settings: ConsensusSettings,
     dir: PathBuf,
@@ -458,14 +486,21 @@ struct Sessions {
 }
 
 impl Sessions {
+    /// Starts the engine of session `state` among `committee` (the committee in force
+    /// at its first index); `None` when this validator is not a member of it (it then
+    /// follows the committee's milestones like any follower).
     fn open(
         &self,
         state: SessionState,
+        committee: weft_types::Committee,
         incoming: mpsc::Receiver<IncomingMessage>,
-    ) -> Result<RunningSession, String> {
+    ) -> Result<Option<RunningSession>, String> {
+        if !committee.contains(&self.key.public_key()) {
+            return Ok(None);
+        }
         let params = SessionParams {
             session_id: state.id,
-            committee: self.node.config.genesis.committee.clone(),
+            committee,
             start: state.start,
             rules: self.settings.rules,
             timing: self.settings.timing,
@@ -507,7 +542,79 @@ impl Sessions {
                 backup,
             },
         )
+        .map(Some)
         .map_err(|e| format!("consensus session: {e}"))
+    }
+}
+
+/// The committee in force at `first_index` and the validator position of each of its
+/// members, in the committee's order (a session's engine index `i` is position
+/// `members[i]`).
+fn session_members(
+    node: &Node,
+    settings: &ConsensusSettings,
+    first_index: u32,
+) -> Result<(weft_types::Committee, Vec<usize>), String> {
+    let committee = node
+        .committee_for(first_index)
+        .map_err(|e| format!("the committee at milestone {first_index}: {e}"))?;
+    let members = committee
+        .members()
+        .iter()
+        .map(|k| {
+            settings.position_of_key(k).ok_or_else(|| {
+                format!("committee member {k} is not listed in [consensus] validators")
+            })
+        })
+        .collect::<Result<Vec<usize>, String>>()?;
+    Ok((committee, members))
+}
+
+/// One certificate collector per committee (a committee change brings a new one; the
+/// collector of a share is the one of the committee its essence names).
+struct Collectors {
+    node: Node,
+    all: Vec<CertificateCollector>,
+}
+
+impl Collectors {
+    /// Collectors kept (the current committee's and the previous ones').
+    const KEPT: usize = 3;
+
+    fn add(&mut self, share: SignatureShare) -> Result<Collected, CollectError> {
+        let named = share.essence.committee_id;
+        if let Some(c) = self.all.iter_mut().find(|c| c.committee_id() == named) {
+            return c.add(share);
+        }
+        // A committee first seen: accepted only if it is the one in force at the
+        // share's index on this node's ledger.
+        let index = share.essence.index;
+        match self.node.committee_for(index) {
+            Ok(committee) if committee.id() == named => {
+                let latest = self.node.latest_milestone().map(|l| l.index).unwrap_or(0);
+                let mut collector = CertificateCollector::new(committee, latest + 1);
+                let result = collector.add(share);
+                self.all.push(collector);
+                if self.all.len() > Self::KEPT {
+                    self.all.remove(0);
+                }
+                result
+            }
+            Ok(committee) => Err(CollectError::WrongCommittee {
+                named,
+                expected: committee.id(),
+            }),
+            Err(_) => Err(CollectError::WrongCommittee {
+                named,
+                expected: named,
+            }),
+        }
+    }
+
+    fn forget_below(&mut self, index: u32) {
+        for c in &mut self.all {
+            c.forget_below(index);
+        }
     }
 }
 
@@ -517,16 +624,26 @@ async fn route_outgoing(
     link: Arc<CommitteeLink>,
     mut outgoing: mpsc::Receiver<(u64, OutgoingMessage)>,
 ) {
-    let n = link.settings.validators.len();
     while let Some((session, m)) = outgoing.recv().await {
         let mut body = Vec::with_capacity(9 + m.bytes.len());
         body.push(CHANNEL_ENGINE);
         body.extend_from_slice(&session.to_le_bytes());
         body.extend_from_slice(&m.bytes);
+        // Engine indexes are the session's members; peers are validator positions.
+        let members = match link.engine_in.lock().of(session) {
+            Some(inbox) => inbox.members.clone(),
+            None => continue,
+        };
         let recipients: Vec<usize> = match m.recipient {
-            MessageRecipient::Everyone => (0..n).filter(|i| *i != link.own).collect(),
-            MessageRecipient::Member(i) if i < n && i != link.own => vec![i],
-            MessageRecipient::Member(_) => Vec::new(),
+            MessageRecipient::Everyone => {
+                members.iter().copied().filter(|p| *p != link.own).collect()
+            }
+            MessageRecipient::Member(i) => members
+                .get(i)
+                .copied()
+                .filter(|p| *p != link.own)
+                .into_iter()
+                .collect(),
         };
         for i in recipients {
             if let Some(peer) = link.peer(i) {
@@ -598,7 +715,13 @@ struct Driver {
     handle: NetworkHandle,
     key: Arc<OrganisationKey>,
     link: Arc<CommitteeLink>,
-    collector: CertificateCollector,
+    collectors: Collectors,
+    /// The committee of the current session and its members' validator positions.
+    committee: weft_types::Committee,
+    members: Vec<usize>,
+    /// The next session, opened once this node holds every milestone before it (the
+    /// committee in force at its first index is then known here).
+    pending: Option<SessionState>,
     queue: VecDeque<AgreedMilestone>,
     current: Option<Work>,
     certified: BTreeMap<u32, Milestone>,
@@ -654,6 +777,7 @@ impl Driver {
             }
             self.announce().await;
             self.progress().await;
+            self.open_pending().await;
         }
     }
 
@@ -671,35 +795,80 @@ impl Driver {
         self.send_to_others(&body).await;
     }
 
-    /// A member's session. When `f + 1` members announce the same later session (so at
-    /// least one honest member runs it: honest members move on only at the end the
-    /// engine decided), this member missed the end of its own session (it was down or
-    /// cut off) and joins that one; the milestones it missed it follows.
+    /// A member's session. When `f + 1` members of the committee of an announced later
+    /// session announce it (so at least one honest member runs it: honest members move
+    /// on only at the end the engine decided), this validator missed the end of its own
+    /// session (it was down or cut off, or not a member of the committee before it) and
+    /// joins that one; the milestones it missed it follows.
     async fn on_announced(&mut self, from: usize, state: SessionState) {
         self.announced.insert(from, state);
-        let n = self.link.settings.validators.len();
-        let needed = (n - 1) / 3 + 1;
-        let later = self
+        let current = self
+            .pending
+            .map_or(self.state.id, |p| p.id.max(self.state.id));
+        let mut later: Vec<SessionState> = self
             .announced
             .values()
-            .filter(|s| s.id > self.state.id)
-            .filter(|s| self.announced.values().filter(|t| *t == *s).count() >= needed)
-            .max_by_key(|s| s.id)
-            .copied();
-        if let Some(state) = later {
-            tracing::warn!(
-                from = self.state.id,
-                to = state.id,
-                first_index = state.start.first_index,
-                "missed the end of a consensus session: joining the committee's"
-            );
-            self.switch_session(state).await;
+            .filter(|s| s.id > current)
+            .copied()
+            .collect();
+        later.sort_by_key(|s| std::cmp::Reverse(s.id));
+        later.dedup();
+        for candidate in later {
+            let Ok((_, members)) =
+                session_members(&self.node, &self.link.settings, candidate.start.first_index)
+            else {
+                continue;
+            };
+            let needed = (members.len().max(1) - 1) / 3 + 1;
+            let announcing = self
+                .announced
+                .iter()
+                .filter(|(p, s)| **s == candidate && members.contains(p))
+                .count();
+            if announcing >= needed {
+                tracing::warn!(
+                    from = self.state.id,
+                    to = candidate.id,
+                    first_index = candidate.start.first_index,
+                    "missed the end of a consensus session: joining the committee's"
+                );
+                self.switch_session(candidate);
+                return;
+            }
         }
     }
 
-    /// Records `state` as this member's session and starts it; the previous session's
-    /// engine keeps running a little longer for members still finishing it.
-    async fn switch_session(&mut self, state: SessionState) {
+    /// Makes `state` this validator's next session; it is opened by
+    /// [`Driver::open_pending`] once this node holds every milestone before it.
+    fn switch_session(&mut self, state: SessionState) {
+        if state.id <= self.state.id || self.pending.is_some_and(|p| p.id >= state.id) {
+            return;
+        }
+        self.pending = Some(state);
+    }
+
+    /// Opens the pending session once the node's latest milestone is the one before
+    /// its first index: the committee in force there is then known (a committee change
+    /// is confirmed several milestones before it takes effect). The session file is
+    /// written first; the previous session's engine keeps running a little longer for
+    /// members still finishing it.
+    async fn open_pending(&mut self) {
+        let Some(state) = self.pending else {
+            return;
+        };
+        let latest = self.node.latest_milestone().map(|l| l.index).unwrap_or(0);
+        if latest.saturating_add(1) < state.start.first_index {
+            return;
+        }
+        let (committee, members) =
+            match session_members(&self.node, &self.link.settings, state.start.first_index) {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start the next consensus session");
+                    return;
+                }
+            };
+        self.pending = None;
         if let Err(e) = write_session(&self.sessions.dir, &state) {
             tracing::error!(error = %e, "cannot record the next consensus session");
             return;
@@ -708,17 +877,33 @@ impl Driver {
         let (tx, rx) = mpsc::channel(ENGINE_QUEUE);
         {
             let mut inboxes = self.link.engine_in.lock();
-            let ended = std::mem::replace(&mut inboxes.current, (state.id, tx));
+            let next = SessionInbox {
+                id: state.id,
+                tx,
+                members: members.clone(),
+            };
+            let ended = std::mem::replace(&mut inboxes.current, next);
             inboxes.ended.push(ended);
         }
-        let old = match self.sessions.open(state, rx) {
-            Ok(running) => {
+        let changed = committee.id() != self.committee.id();
+        let old = match self.sessions.open(state, committee.clone(), rx) {
+            Ok(Some(running)) => {
                 tracing::info!(
                     session = state.id,
                     first_index = state.start.first_index,
+                    members = committee.members().len(),
+                    committee_changed = changed,
                     "consensus session started"
                 );
                 self.session.lock().await.replace(running)
+            }
+            Ok(None) => {
+                tracing::info!(
+                    session = state.id,
+                    first_index = state.start.first_index,
+                    "not a member of the committee in force: following its milestones"
+                );
+                self.session.lock().await.take()
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot start the next consensus session");
@@ -726,6 +911,8 @@ impl Driver {
             }
         };
         self.state = state;
+        self.committee = committee;
+        self.members = members;
         self.last_announce = None;
         let grace = (self.sessions.settings.timing.unit_creation_delay * ENDED_SESSION_ROUNDS)
             .min(Duration::from_secs(60));
@@ -740,7 +927,7 @@ impl Driver {
             link.engine_in
                 .lock()
                 .ended
-                .retain(|(id, _)| *id != ended_id);
+                .retain(|inbox| inbox.id != ended_id);
             let _ = std::fs::remove_file(backup);
         });
     }
@@ -767,7 +954,7 @@ impl Driver {
                     id: self.state.id + 1,
                     start: next,
                 };
-                self.switch_session(state).await;
+                self.switch_session(state);
             }
             SequenceEvent::SessionEnded { .. } => {}
         }
@@ -794,9 +981,11 @@ impl Driver {
                 .strike(from, "sent a share signed by another member".into())
                 .await;
         }
-        match self.collector.add(share) {
+        match self.collectors.add(share) {
             Ok(c) => self.on_collected(c),
-            Err(CollectError::TooFarAhead { .. }) => {}
+            // Ahead of this node, or a committee it does not know yet (a change it has
+            // not applied): not provably wrong.
+            Err(CollectError::TooFarAhead { .. } | CollectError::WrongCommittee { .. }) => {}
             Err(e @ (CollectError::Equivocation { .. } | CollectError::Equivocator { .. })) => {
                 tracing::warn!(error = %e, "equivocating validator");
             }
@@ -814,7 +1003,7 @@ impl Driver {
                 essence: milestone.essence.clone(),
                 signature: *signature,
             };
-            if let Ok(c) = self.collector.add(share) {
+            if let Ok(c) = self.collectors.add(share) {
                 self.on_collected(c);
             }
         }
@@ -862,7 +1051,7 @@ impl Driver {
 
     async fn progress(&mut self) {
         let latest = self.node.latest_milestone().map(|l| l.index).unwrap_or(0);
-        self.collector.forget_below(latest + 1);
+        self.collectors.forget_below(latest + 1);
         self.queue.retain(|a| a.index > latest);
         self.certified = self.certified.split_off(&(latest + 1));
         if self
@@ -903,7 +1092,7 @@ impl Driver {
                 Ok(Ok(computed)) => {
                     work.shares = self.sign(&computed.essence);
                     for share in work.shares.clone() {
-                        if let Ok(c) = self.collector.add(share) {
+                        if let Ok(c) = self.collectors.add(share) {
                             self.on_collected(c);
                         }
                     }
@@ -948,7 +1137,7 @@ impl Driver {
                 Ok(Ok(latest)) => {
                     tracing::debug!(index = latest.index, "certified milestone committed");
                     *self.link.working.lock() = None;
-                    self.collector.forget_below(index + 1);
+                    self.collectors.forget_below(index + 1);
                     return;
                 }
                 Ok(Err(FollowError::Known { .. })) => return,

@@ -41,6 +41,13 @@ pub struct TestnetOptions {
     pub validators: Option<usize>,
     /// The consensus engine's round (unit) delay in ms, written to `[consensus]`.
     pub unit_delay_ms: u64,
+    /// How many nodes after the validators hold a standby validator key: listed in
+    /// `[consensus]` but not in the genesis committee, so a committee change on the
+    /// ledger can add them.
+    pub standby: usize,
+    /// Committee epochs in milestones (genesis `committee_epoch`): committee changes
+    /// take effect at `k · epoch + 1`. Written only for a committee of several members.
+    pub committee_epoch: u32,
 }
 
 /// Why the testnet could not be written.
@@ -116,6 +123,13 @@ pub fn write(options: &TestnetOptions) -> Result<Vec<TestnetNode>, TestnetError>
             "--validators: 1 to the number of nodes".into(),
         ));
     }
+    if v + options.standby > n || (options.standby > 0 && v < 2) {
+        return Err(TestnetError::Options(
+            "--standby: validators plus standby validators at most the number of nodes, \
+             with a committee of at least two validators"
+                .into(),
+        ));
+    }
     if !(10..=60_000).contains(&options.unit_delay_ms) {
         return Err(TestnetError::Options("--unit-delay-ms: 10 to 60000".into()));
     }
@@ -147,7 +161,8 @@ pub fn write(options: &TestnetOptions) -> Result<Vec<TestnetNode>, TestnetError>
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
 
     let mut rng = rand::rngs::OsRng;
-    let validator_keys: Vec<OrganisationKey> = (0..v)
+    // Keys of the validators (nodes 0..v) and then of the standby validators.
+    let validator_keys: Vec<OrganisationKey> = (0..v + options.standby)
         .map(|_| OrganisationKey::generate(&mut rng))
         .collect();
     let authority = OrganisationKey::generate(&mut rng);
@@ -157,7 +172,7 @@ pub fn write(options: &TestnetOptions) -> Result<Vec<TestnetNode>, TestnetError>
         "weft-testnet-{}",
         &hex::encode(validator_keys[0].public_key().0)[..8]
     );
-    let members: Vec<String> = validator_keys
+    let members: Vec<String> = validator_keys[..v]
         .iter()
         .map(|k| format!("\"{}\"", k.public_key()))
         .collect();
@@ -175,7 +190,8 @@ pub fn write(options: &TestnetOptions) -> Result<Vec<TestnetNode>, TestnetError>
             .collect();
         format!(
             "\n[consensus]\n\
-             # Every validator uses the same values here.\n\
+             # Every validator uses the same values here. Validators after the genesis\n\
+             # committee's members are standby: a committee change may add them.\n\
              genesis_time_ms = {}\n\
              unit_delay_ms = {}\n\
              validators = [\n    {}\n]\n",
@@ -198,7 +214,7 @@ pub fn write(options: &TestnetOptions) -> Result<Vec<TestnetNode>, TestnetError>
             dir: node_dir,
             api: format!("http://127.0.0.1:{}", options.api_port + i as u16),
             entry: PeerEntry::new(key.peer_id(), Some(listen)),
-            validator: i < v,
+            validator: i < v + options.standby,
         });
     }
 
@@ -236,6 +252,7 @@ pub fn write(options: &TestnetOptions) -> Result<Vec<TestnetNode>, TestnetError>
              authority = \"{authority}\"\n\
              organisations = [\"{organisation}\"]\n\
              milestone_interval_ms = {interval}\n\
+             {epoch}\
              \n\
              [network]\n\
              listen = \"{listen}\"\n\
@@ -243,10 +260,17 @@ pub fn write(options: &TestnetOptions) -> Result<Vec<TestnetNode>, TestnetError>
              heartbeat_interval_ms = 1000\n\
              ban_duration_s = 600\n\
              allowlist = [\n    {allow}\n]\n{consensus}",
-            role = match (i < v, v) {
-                (true, 1) => " (holds the committee key: issues milestones)",
-                (true, _) => " (validator: agrees on milestones with the committee)",
-                (false, _) => " (follower)",
+            role = match (i < v, v, i < v + options.standby) {
+                (true, 1, _) => " (holds the committee key: issues milestones)",
+                (true, _, _) => " (validator: agrees on milestones with the committee)",
+                (false, _, true) =>
+                    " (standby validator: follows until a committee change adds it)",
+                (false, _, false) => " (follower)",
+            },
+            epoch = if v > 1 {
+                format!("committee_epoch = {}\n", options.committee_epoch)
+            } else {
+                String::new()
             },
             threshold = threshold(v),
             data = node.dir.join("data").display(),
@@ -338,6 +362,8 @@ mod tests {
             milestone_interval_ms: 500,
             validators: None,
             unit_delay_ms: 100,
+            standby: 0,
+            committee_epoch: 100,
         };
         let nodes = write(&options).unwrap();
         assert_eq!(nodes.len(), 3);
