@@ -22,15 +22,8 @@ struct Cli {
 enum Command {
     /// Run a node: `--dev` for a single-node dev network, or `--config FILE`.
     Run {
-        /// Single-node dev network with well-known (insecure) keys, no configuration.
-        #[arg(long, conflicts_with = "config")]
-        dev: bool,
-        /// TOML configuration for a real deployment.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Data directory (dev mode; overrides the config file's).
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        node: NodeArgs,
         /// API listen address (overrides the config file's).
         #[arg(long)]
         api: Option<SocketAddr>,
@@ -203,16 +196,16 @@ enum SnapshotCommand {
     },
 }
 
-/// Which network and data directory a snapshot command works on.
+/// Which network and data directory a command works on.
 #[derive(clap::Args)]
 struct NodeArgs {
-    /// The dev network.
+    /// Single-node dev network with well-known (insecure) keys, no configuration.
     #[arg(long, conflicts_with = "config")]
     dev: bool,
-    /// The node's TOML configuration.
+    /// TOML configuration for a real deployment.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Data directory (overrides the configuration's).
+    /// Data directory (overrides the configuration's; `./weft-data` in dev mode).
     #[arg(long)]
     data_dir: Option<PathBuf>,
 }
@@ -245,9 +238,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.command {
         Command::Run {
-            dev,
-            config,
-            data_dir,
+            node,
             api,
             milestone_interval_ms,
             p2p_listen,
@@ -256,10 +247,7 @@ fn main() -> anyhow::Result<()> {
             delta,
         } => {
             init_logging("info");
-            let mut cfg = load_config(dev, config)?;
-            if let Some(d) = data_dir {
-                cfg.data_dir = d;
-            }
+            let mut cfg = node.load()?;
             if let Some(a) = api {
                 cfg.api = a;
             }

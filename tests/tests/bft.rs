@@ -17,26 +17,12 @@ use std::time::Duration;
 use common::{read_env, Testnet, ONE_AT_A_TIME};
 use weft_crypto::OrganisationKey;
 use weft_tests::anchor_on;
-use weft_types::{BlockId, StateRoot};
+use weft_types::StateRoot;
 
 const INTERVAL_MS: u64 = 200;
 
 fn committee_of_four() -> Testnet {
     Testnet::create_with(4, INTERVAL_MS, &["--unit-delay-ms", "50"])
-}
-
-/// Submits an anchor to node `i` and waits until every node in `everywhere` confirmed
-/// it with the same milestone and ledger outcome.
-async fn confirm(net: &Testnet, i: usize, data: &[u8], everywhere: &[usize]) -> (BlockId, u32) {
-    net.wait_up(&[i]).await;
-    let block = net.anchor(i, data).await;
-    net.clients[i].submit(&block).await.expect("admitted");
-    let first = net.outcome(everywhere[0], &block.id()).await;
-    assert_eq!(first.1, "applied");
-    for &j in &everywhere[1..] {
-        assert_eq!(net.outcome(j, &block.id()).await, first, "node {j}");
-    }
-    (block.id(), first.0)
 }
 
 /// Each node's latest milestone index (0 when unreachable).
@@ -58,7 +44,7 @@ async fn signs_again(net: &Testnet, node: usize) {
         k += 1;
         let data = format!("after the restart {k}");
         async move {
-            let (_, index) = confirm(net, node, data.as_bytes(), &[0, 1, 2, 3]).await;
+            let (_, index) = net.confirm(node, data.as_bytes(), &[0, 1, 2, 3]).await;
             for i in 0..4 {
                 if let Ok(m) = net.clients[i].milestone(index, false).await {
                     if m.signatures.iter().any(|s| s.public_key == key) {
@@ -98,7 +84,8 @@ async fn four_validators_confirm_blocks_from_any_node_with_equal_state_roots() {
     }
     // A block on each node's API.
     for i in 0..4 {
-        confirm(&net, i, format!("on node {i}").as_bytes(), &[0, 1, 2, 3]).await;
+        net.confirm(i, format!("on node {i}").as_bytes(), &[0, 1, 2, 3])
+            .await;
     }
     // A burst of siblings on all nodes: more tips than a milestone has parents, so the
     // validators merge them with tip-merging blocks of their own.
@@ -135,11 +122,11 @@ async fn a_killed_validator_is_not_needed_and_signs_again_after_restart() {
     for i in 0..4 {
         net.start(i);
     }
-    confirm(&net, 0, b"all four", &[0, 1, 2, 3]).await;
+    net.confirm(0, b"all four", &[0, 1, 2, 3]).await;
 
     net.kill(3);
-    let (b, _) = confirm(&net, 1, b"while node 3 is down", &[0, 1, 2]).await;
-    confirm(&net, 2, b"still down", &[0, 1, 2]).await;
+    let (b, _) = net.confirm(1, b"while node 3 is down", &[0, 1, 2]).await;
+    net.confirm(2, b"still down", &[0, 1, 2]).await;
 
     net.start(3);
     assert_eq!(net.outcome(3, &b).await, net.outcome(0, &b).await);
@@ -154,7 +141,7 @@ async fn a_two_two_partition_finalises_nothing_and_resumes_when_healed() {
     for i in 0..4 {
         net.start(i);
     }
-    confirm(&net, 0, b"before the partition", &[0, 1, 2, 3]).await;
+    net.confirm(0, b"before the partition", &[0, 1, 2, 3]).await;
 
     // Cut the links between {0, 1} and {2, 3}: each node restarts allowing only its pair.
     for i in 0..4 {
@@ -214,7 +201,7 @@ async fn a_two_two_partition_finalises_nothing_and_resumes_when_healed() {
             assert_eq!(net.outcome(i, &id).await, on0, "node {i}");
         }
     }
-    confirm(&net, 3, b"after healing", &[0, 1, 2, 3]).await;
+    net.confirm(3, b"after healing", &[0, 1, 2, 3]).await;
     let upto = *latests(&net, &[0, 1, 2, 3])
         .await
         .iter()
@@ -248,12 +235,12 @@ async fn sessions_end_and_a_validator_that_missed_an_end_joins_the_next() {
         std::fs::write(&path, text).expect("config");
         net.start(i);
     }
-    confirm(&net, 0, b"first session", &[0, 1, 2, 3]).await;
+    net.confirm(0, b"first session", &[0, 1, 2, 3]).await;
     net.until("a session ends and the next begins", || async {
         (0..4).all(|i| session_of(&net, i) >= 1)
     })
     .await;
-    confirm(&net, 1, b"a later session", &[0, 1, 2, 3]).await;
+    net.confirm(1, b"a later session", &[0, 1, 2, 3]).await;
 
     // Node 3 is down while the others move on by two sessions; when it returns it
     // joins theirs (announced by f + 1 members) rather than wait in its own.
@@ -263,7 +250,7 @@ async fn sessions_end_and_a_validator_that_missed_an_end_joins_the_next() {
         session_of(&net, 0) >= left_at + 2
     })
     .await;
-    confirm(&net, 2, b"while node 3 is down", &[0, 1, 2]).await;
+    net.confirm(2, b"while node 3 is down", &[0, 1, 2]).await;
     net.start(3);
     net.until("node 3 joins the committee's session", || async {
         session_of(&net, 3) > left_at + 1
@@ -302,10 +289,10 @@ async fn with_a_byzantine_validator(byzantine: weft_node::p2p::Byzantine) {
     let byzantine_key = net.validator_key(3).expect("a validator");
 
     for k in 0..3u8 {
-        confirm(&net, k as usize, &[b'h', k], &[0, 1, 2]).await;
+        net.confirm(k as usize, &[b'h', k], &[0, 1, 2]).await;
     }
     for k in 3..6u8 {
-        confirm(&net, (k % 3) as usize, &[b'h', k], &[0, 1, 2]).await;
+        net.confirm((k % 3) as usize, &[b'h', k], &[0, 1, 2]).await;
     }
     let upto = *latests(&net, &[0, 1, 2]).await.iter().min().expect("three");
     net.same_history(&[1, 2], upto).await;

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{node_binary, read_env, Testnet, ONE_AT_A_TIME};
-use weft_types::{BlockId, Committee};
+use weft_types::Committee;
 
 const INTERVAL_MS: u64 = 200;
 
@@ -35,19 +35,6 @@ fn ok(out: &std::process::Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Submits an anchor to node `i` and waits until every node in `everywhere` confirmed
-/// it applied, with the same milestone.
-async fn confirm(net: &Testnet, i: usize, data: &[u8], everywhere: &[usize]) -> (BlockId, u32) {
-    let block = net.anchor(i, data).await;
-    net.clients[i].submit(&block).await.expect("admitted");
-    let first = net.outcome(everywhere[0], &block.id()).await;
-    assert_eq!(first.1, "applied");
-    for &j in &everywhere[1..] {
-        assert_eq!(net.outcome(j, &block.id()).await, first, "node {j}");
-    }
-    (block.id(), first.0)
 }
 
 fn proposal(path: &Path) -> serde_json::Value {
@@ -76,7 +63,7 @@ async fn a_committee_change_adds_a_standby_validator_and_removes_a_member() {
         net.start(i);
     }
     net.wait_up(&all).await;
-    confirm(&net, 2, b"before the change", &all).await;
+    net.confirm(2, b"before the change", &all).await;
     let old: Committee =
         serde_json::from_value(net.clients[1].info().await.expect("info")["committee"].clone())
             .expect("committee");
@@ -142,7 +129,8 @@ async fn a_committee_change_adds_a_standby_validator_and_removes_a_member() {
         let data = format!("towards the change {k}");
         let net = &net;
         async move {
-            confirm(net, (k % 4) as usize + 1, data.as_bytes(), &[1, 2, 3, 4]).await;
+            net.confirm((k % 4) as usize + 1, data.as_bytes(), &[1, 2, 3, 4])
+                .await;
             for i in all {
                 if net.latest(i).await < effective + 3 {
                     return false;
@@ -176,8 +164,9 @@ async fn a_committee_change_adds_a_standby_validator_and_removes_a_member() {
 
     // The new committee does not need node 0.
     net.kill(0);
-    confirm(&net, 4, b"without the removed validator", &[1, 2, 3, 4]).await;
-    let (_, index) = confirm(&net, 1, b"and once more", &[1, 2, 3, 4]).await;
+    net.confirm(4, b"without the removed validator", &[1, 2, 3, 4])
+        .await;
+    let (_, index) = net.confirm(1, b"and once more", &[1, 2, 3, 4]).await;
     let m = net.clients[4]
         .milestone(index, false)
         .await

@@ -13,19 +13,6 @@ use serde_json::Value;
 
 const INTERVAL_MS: u64 = 200;
 
-/// Submits an anchor to node `i` and waits until every node in `everywhere` confirmed
-/// it applied, with the same milestone. Returns that milestone.
-async fn confirm(net: &Testnet, i: usize, data: &[u8], everywhere: &[usize]) -> u32 {
-    let block = net.anchor(i, data).await;
-    net.clients[i].submit(&block).await.expect("admitted");
-    let first = net.outcome(everywhere[0], &block.id()).await;
-    assert_eq!(first.1, "applied");
-    for &j in &everywhere[1..] {
-        assert_eq!(net.outcome(j, &block.id()).await, first, "node {j}");
-    }
-    first.0
-}
-
 /// The newest snapshot of `kind` node 0 lists that satisfies `ready`. A committee
 /// issues milestones only when there is something to confirm, so while waiting this
 /// submits filler anchors to move the milestones on.
@@ -75,7 +62,7 @@ async fn a_node_started_from_a_snapshot_reaches_the_same_state_roots() {
         let data = format!("before the snapshot {k}");
         before.push((
             data.clone(),
-            confirm(&net, k % 4, data.as_bytes(), &[0, 1, 2, 3]).await,
+            net.confirm(k % 4, data.as_bytes(), &[0, 1, 2, 3]).await.1,
         ));
     }
     let last_before = before.iter().map(|(_, m)| *m).max().expect("three");
@@ -85,7 +72,9 @@ async fn a_node_started_from_a_snapshot_reaches_the_same_state_roots() {
     .await;
     let base = full["index"].as_u64().expect("index") as u32;
     // More state after it, carried by a delta.
-    let after = confirm(&net, 1, b"after the full snapshot", &[0, 1, 2, 3]).await;
+    let (_, after) = net
+        .confirm(1, b"after the full snapshot", &[0, 1, 2, 3])
+        .await;
     let delta = snapshot_on_node_0(&net, "delta", |s| {
         s["base"].as_u64() == Some(base as u64)
             && s["to"].as_u64().is_some_and(|t| t as u32 >= after)
@@ -168,8 +157,9 @@ async fn a_node_started_from_a_snapshot_reaches_the_same_state_roots() {
 
     // It follows the committee: new blocks submitted to it and to others are
     // confirmed everywhere, and every milestone it applied has the validators' root.
-    confirm(&net, 4, b"submitted to the restored node", &[0, 1, 2, 3, 4]).await;
-    confirm(&net, 2, b"submitted to a validator", &[4, 0]).await;
+    net.confirm(4, b"submitted to the restored node", &[0, 1, 2, 3, 4])
+        .await;
+    net.confirm(2, b"submitted to a validator", &[4, 0]).await;
     let upto = net.latest(4).await.min(net.latest(0).await);
     for index in base..=upto {
         let theirs = net.clients[0]

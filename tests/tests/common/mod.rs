@@ -362,6 +362,20 @@ impl Testnet {
         }
     }
 
+    /// Submits an anchor to node `i` and waits until every node in `everywhere`
+    /// confirmed it applied, by the same milestone; returns the block and that milestone.
+    pub async fn confirm(&self, i: usize, data: &[u8], everywhere: &[usize]) -> (BlockId, u32) {
+        self.wait_up(&[i]).await;
+        let block = self.anchor(i, data).await;
+        self.clients[i].submit(&block).await.expect("admitted");
+        let first = self.outcome(everywhere[0], &block.id()).await;
+        assert_eq!(first.1, "applied");
+        for &j in &everywhere[1..] {
+            assert_eq!(self.outcome(j, &block.id()).await, first, "node {j}");
+        }
+        (block.id(), first.0)
+    }
+
     /// The confirming milestone and ledger outcome of a block on node `i`, once it is
     /// stored and confirmed there.
     pub async fn outcome(&self, i: usize, id: &BlockId) -> (u32, String) {
