@@ -1,10 +1,26 @@
 //! `weft-bench network`: a local committee of validators, each a `weft-node` process
 //! (`weft-node testnet`, every node a validator, threshold 2f+1), agreeing on milestones
-//! with AlephBFT over 127.0.0.1. Signed tagged-data blocks are submitted round-robin to
-//! all nodes; the network-wide confirmation rate and the finality latency (submission to
-//! the certified milestone that confirms the block, as node 0 announces it on its
-//! `confirmations` WebSocket topic) are reported. At the end every node must hold the
-//! same milestone ids at every index.
+//! with AlephBFT over 127.0.0.1.
+//!
+//! The load is what an agency sends in bulk: signed tagged-data blocks in batches of
+//! `--batch` blocks per request (`application/vnd.weft.blocks`, split further only where
+//! the node's body limit requires it), from `--connections` lanes spread round-robin
+//! over all nodes, each lane one request at a time. Each lane chains its blocks (every
+//! block approves the lane's previous block and one of its node's tips, fetched again
+//! for every batch).
+//!
+//! The bookkeeping is kept honest and free of races: the time of each block's
+//! submission is the start of the request that carried it; node 0's `confirmations`
+//! WebSocket topic is recorded for every block it names, independently of the lanes,
+//! and joined with the submissions only after the drain (so a confirmation that arrives
+//! before the lane has read its HTTP answer still counts). A block counts as confirmed
+//! only when node 0 reported it confirmed; the rate is those blocks over the time from
+//! the first submission to the last of their confirmations; finality is per block, from
+//! its submission to the event that confirmed it. Blocks that were accepted but never
+//! reported are looked up in node 0's metadata at the end and reported as either
+//! confirmed without an event (`confirmed_unreported`) or still pending
+//! (`unconfirmed`). At the end every node must hold the same milestone ids at every
+//! index.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,18 +31,24 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
-use weft_client::Client;
+use weft_client::{Client, ClientError};
 use weft_crypto::OrganisationKey;
 use weft_types::hash::blake2b256;
-use weft_types::{BlockBuilder, BlockId, NetworkId, Payload, TaggedData};
+use weft_types::{Block, BlockBuilder, BlockId, NetworkId, Payload, TaggedData};
 
 use crate::ledger::{default_node_bin, NodeProcess};
 
 /// Tag of the bench's tagged-data blocks.
 const TAG: &[u8] = b"weft-bench/network";
+
+/// Most blocks one batch request may carry (the node's `MAX_BATCH_BLOCKS`).
+const MAX_BATCH: u16 = 1024;
+
+/// Tips fetched per batch; the blocks of a batch take them in turn.
+const TIPS_PER_BATCH: usize = 8;
 
 /// Options of `weft-bench network`.
 #[derive(Parser, Debug)]
@@ -38,13 +60,26 @@ pub struct Args {
     #[arg(long, default_value_t = 4)]
     pub nodes: usize,
     /// Blocks to submit.
-    #[arg(long, default_value_t = 4_000)]
+    #[arg(long, default_value_t = 20_000)]
     pub blocks: u64,
-    /// Concurrent submission lanes, spread over the nodes (each one request at a time).
-    #[arg(long, default_value_t = 16)]
+    /// Blocks per request (`application/vnd.weft.blocks`, 1 to 1024); a batch larger
+    /// than the node's body limit allows is sent in as few requests as fit.
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u16).range(1..=MAX_BATCH as i64))]
+    pub batch: u16,
+    /// Concurrent submission lanes, spread round-robin over the nodes (each one request
+    /// at a time).
+    #[arg(long, default_value_t = 8)]
     pub connections: usize,
-    /// How often validators propose a milestone (ms).
-    #[arg(long, default_value_t = 250)]
+    /// Offered load in blocks/s, network-wide, shared evenly by the lanes (each lane
+    /// sends its batches on a fixed schedule, its start staggered). Without it each lane
+    /// sends its next batch as soon as the previous one is answered: the nodes admit
+    /// faster than the committee confirms, so that measures the confirmation capacity
+    /// while finality grows with the backlog.
+    #[arg(long)]
+    pub rate: Option<u64>,
+    /// How often validators propose a milestone (ms); the issue's targets are set at
+    /// 1 s.
+    #[arg(long, default_value_t = 1000)]
     pub milestone_interval_ms: u64,
     /// The consensus round (ms).
     #[arg(long, default_value_t = 50)]
@@ -55,6 +90,10 @@ pub struct Args {
     /// How long to wait for outstanding confirmations after the last submission (s).
     #[arg(long, default_value_t = 60)]
     pub drain_s: u64,
+    /// Write the testnet (configurations, databases, `node.log` of each node) here and
+    /// keep it, instead of a temporary directory removed at the end.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
 }
 
 fn wall_ms() -> u64 {
@@ -62,6 +101,16 @@ fn wall_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+/// The one-minute load average (`/proc/loadavg`), where the system has one.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn read_env(path: &Path) -> anyhow::Result<HashMap<String, String>> {
@@ -103,14 +152,23 @@ fn round1(x: f64) -> f64 {
 /// What the lanes and the tracker share.
 struct Shared {
     base: Instant,
-    /// Submission time (ns since `base`) of each accepted block.
-    submitted: Mutex<HashMap<BlockId, u64>>,
-    /// Finality latency (ms) of each confirmed block seen on node 0's event stream.
-    latencies: Mutex<Vec<f64>>,
-    /// Time of the last confirmation seen (ns since `base`).
-    last_confirmed_ns: AtomicU64,
-    confirmed: AtomicU64,
+    /// Of each block the node accepted: its submission time (ns since `base`: the start
+    /// of the request that carried it) and when the lane read the node's answer.
+    submitted: Mutex<HashMap<BlockId, (u64, u64)>>,
+    /// Every block node 0 reported confirmed, with the time (ns since `base`) its
+    /// `confirmations` event was read. Kept apart from `submitted` and joined after the
+    /// drain, so the order in which a lane and the tracker learn of a block does not
+    /// matter.
+    seen: Mutex<HashMap<BlockId, u64>>,
+    /// Start of the first request (ns since `base`, 0 until then).
+    first_send_ns: AtomicU64,
+    /// End of the last answered request (ns since `base`).
+    last_send_ns: AtomicU64,
+    requests: AtomicU64,
     milestones: AtomicU64,
+    /// Events node 0 dropped for this subscriber (`lagged` notices).
+    lagged: AtomicU64,
+    /// Blocks refused, lost with their request, or built on a refused block.
     errors: AtomicU64,
 }
 
@@ -120,97 +178,162 @@ impl Shared {
     }
 }
 
-/// Follows node 0's `confirmations` topic until `stop`.
-async fn track(client: Client, shared: Arc<Shared>, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
-    let stream = client.events(&["confirmations"]).await?;
+/// Records node 0's `confirmations` events until `stop` (or until the stream ends:
+/// that is returned as an error, since confirmations would go unseen).
+async fn track(
+    stream: impl Stream<Item = Result<Value, ClientError>>,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
     tokio::pin!(stream);
     while !stop.load(Ordering::Relaxed) {
         let next = tokio::time::timeout(Duration::from_millis(200), stream.next()).await;
         let v: Value = match next {
             Err(_) => continue,
-            Ok(None) => break,
+            Ok(None) => bail!("node 0 closed the event stream"),
             Ok(Some(Err(e))) => return Err(e.into()),
             Ok(Some(Ok(v))) => v,
         };
-        if v["type"].as_str() != Some("confirmations") {
-            continue;
+        match v["type"].as_str() {
+            Some("confirmations") => {}
+            Some("lagged") => {
+                let missed = v["missed"].as_u64().unwrap_or(1);
+                shared.lagged.fetch_add(missed, Ordering::Relaxed);
+                continue;
+            }
+            _ => continue,
         }
         let at = shared.now_ns();
-        let ids: Vec<BlockId> = v["blocks"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|b| b["blockId"].as_str()?.parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
         shared.milestones.fetch_add(1, Ordering::Relaxed);
-        let submitted = shared.submitted.lock();
-        let mut latencies = shared.latencies.lock();
-        for id in ids {
-            if let Some(t) = submitted.get(&id) {
-                latencies.push(at.saturating_sub(*t) as f64 / 1e6);
-                shared.confirmed.fetch_add(1, Ordering::Relaxed);
-                shared.last_confirmed_ns.store(at, Ordering::Relaxed);
-            }
+        let Some(blocks) = v["blocks"].as_array() else {
+            continue;
+        };
+        let mut seen = shared.seen.lock();
+        for id in blocks
+            .iter()
+            .filter_map(|b| b["blockId"].as_str()?.parse().ok())
+        {
+            seen.entry(id).or_insert(at);
         }
     }
     Ok(())
 }
 
-/// One submission lane: chains its blocks (each on its previous one and a tip of its
-/// node) and submits them to its node.
-async fn lane(
+/// One submission lane's fixed inputs.
+struct Lane {
     client: Client,
     key: Arc<OrganisationKey>,
     network: NetworkId,
     shared: Arc<Shared>,
     lane: usize,
     blocks: u64,
-) {
-    let mut previous: Option<BlockId> = None;
-    let mut tips: Vec<BlockId> = Vec::new();
-    for seq in 0..blocks {
-        if seq % 16 == 0 || tips.is_empty() {
-            if let Ok(t) = client.tips(2).await {
-                tips = t;
-            }
-        }
-        let mut parents: Vec<BlockId> = previous.into_iter().collect();
-        for t in &tips {
-            if parents.len() < 2 && !parents.contains(t) {
-                parents.push(*t);
-            }
-        }
+    batch: usize,
+    /// The node's request body limit.
+    max_body: usize,
+    /// When the lane's first block is due and how long each further block adds to the
+    /// schedule (`None`: as fast as the node answers).
+    pace: Option<(Instant, Duration)>,
+}
+
+impl Lane {
+    /// Signs the lane's next block: on `previous` (the lane's last block) and `tip`.
+    fn sign(&self, seq: u64, previous: Option<BlockId>, tip: Option<BlockId>) -> Block {
+        let mut parents: Vec<BlockId> = previous.into_iter().chain(tip).collect();
         if parents.is_empty() {
             parents.push(BlockId::GENESIS);
         }
         let data = blake2b256(&[
-            &(lane as u64).to_le_bytes(),
+            &(self.lane as u64).to_le_bytes(),
             &seq.to_le_bytes(),
-            &shared.base.elapsed().as_nanos().to_le_bytes(),
+            &self.shared.base.elapsed().as_nanos().to_le_bytes(),
         ])
         .to_vec();
-        let block = key.sign_block(
-            BlockBuilder::new(network, parents, wall_ms())
+        self.key.sign_block(
+            BlockBuilder::new(self.network, parents, wall_ms())
                 .payload(Payload::TaggedData(TaggedData {
                     tag: TAG.to_vec(),
                     data,
                 }))
-                .organisation(key.public_key()),
-        );
-        let id = block.id();
-        let at = shared.now_ns();
-        match client.submit(&block).await {
-            Ok(_) => {
-                shared.submitted.lock().insert(id, at);
-                previous = Some(id);
+                .organisation(self.key.public_key()),
+        )
+    }
+
+    /// Submits the lane's blocks in batches: each batch a chain (every block on the one
+    /// before it), signed just before its request is sent.
+    async fn run(self) {
+        let shared = &self.shared;
+        let mut previous: Option<BlockId> = None;
+        let mut seq = 0u64;
+        while seq < self.blocks {
+            if let Some((start, per_block)) = self.pace {
+                let due = start + per_block.saturating_mul(seq.min(u32::MAX as u64) as u32);
+                tokio::time::sleep_until(due.into()).await;
             }
-            Err(_) => {
-                shared.errors.fetch_add(1, Ordering::Relaxed);
-                previous = None;
-                tips.clear();
-                tokio::time::sleep(Duration::from_millis(20)).await;
+            let tips = self.client.tips(TIPS_PER_BATCH).await.unwrap_or_default();
+            let count = (self.blocks - seq).min(self.batch as u64) as usize;
+            let mut ids: Vec<BlockId> = Vec::with_capacity(count);
+            let mut blocks: Vec<Block> = Vec::with_capacity(count);
+            let mut body = 0usize;
+            let mut last = previous;
+            for k in 0..count {
+                let tip = match tips.len() {
+                    0 => None,
+                    len => Some(tips[k % len]).filter(|t| Some(*t) != last),
+                };
+                let block = self.sign(seq, last, tip);
+                let size = block.to_bytes().len() + 4;
+                if body + size > self.max_body && !blocks.is_empty() {
+                    // The rest of the batch goes in the next request.
+                    break;
+                }
+                body += size;
+                seq += 1;
+                let id = block.id();
+                last = Some(id);
+                ids.push(id);
+                blocks.push(block);
+            }
+            let at = shared.now_ns();
+            let _ = shared.first_send_ns.compare_exchange(
+                0,
+                at.max(1),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            shared.requests.fetch_add(1, Ordering::Relaxed);
+            let answer = self.client.submit_many(&blocks).await;
+            let answered = shared.now_ns();
+            shared.last_send_ns.fetch_max(answered, Ordering::Relaxed);
+            match answer {
+                Ok(results) => {
+                    // Blocks are a chain: after the first refusal the rest of the batch
+                    // approves a block the node does not hold and can never be confirmed.
+                    let mut refused = false;
+                    let mut accepted = 0;
+                    {
+                        let mut submitted = shared.submitted.lock();
+                        for (id, r) in ids.iter().zip(&results) {
+                            if refused || r.is_err() {
+                                refused = true;
+                                continue;
+                            }
+                            submitted.insert(*id, (at, answered));
+                            previous = Some(*id);
+                            accepted += 1;
+                        }
+                    }
+                    let lost = (ids.len() - accepted) as u64;
+                    if lost > 0 {
+                        shared.errors.fetch_add(lost, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+                Err(_) => {
+                    // Whatever the node did with them, these blocks are not counted; the
+                    // next batch builds on the last block known to be accepted.
+                    shared.errors.fetch_add(ids.len() as u64, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
             }
         }
     }
@@ -221,16 +344,24 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
     if !(1..=16).contains(&args.nodes) {
         bail!("--nodes: 1 to 16");
     }
+    let load_start = load_average();
     let node_bin = match &args.node_bin {
         Some(p) => p.clone(),
         None => default_node_bin()?,
     };
-    let dir = tempfile::tempdir().context("temporary directory")?;
+    let temporary;
+    let dir: &Path = match &args.dir {
+        Some(d) => d,
+        None => {
+            temporary = tempfile::tempdir().context("temporary directory")?;
+            temporary.path()
+        }
+    };
     let n = args.nodes;
     let base = free_ports(2 * n as u16)?;
     let out = Command::new(&node_bin)
         .args(["testnet", "--nodes", &n.to_string(), "--dir"])
-        .arg(dir.path())
+        .arg(dir)
         .args(["--api-port", &base.to_string()])
         .args(["--p2p-port", &(base + n as u16).to_string()])
         .args([
@@ -249,7 +380,7 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
     let mut nodes = Vec::with_capacity(n);
     let mut clients = Vec::with_capacity(n);
     for i in 0..n {
-        let node_dir = dir.path().join(format!("node-{i}"));
+        let node_dir = dir.join(format!("node-{i}"));
         let log = std::fs::File::create(node_dir.join("node.log"))?;
         let child = Command::new(&node_bin)
             .args(["run", "--config"])
@@ -274,7 +405,7 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-    let org = read_env(&dir.path().join("organisation.env"))?;
+    let org = read_env(&dir.join("organisation.env"))?;
     let seed: [u8; 32] = hex::decode(
         org.get("WEFT_ORGANISATION_KEY")
             .context("organisation key")?,
@@ -282,50 +413,128 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
     .try_into()
     .map_err(|_| anyhow::anyhow!("the organisation key is not 32 bytes"))?;
     let key = Arc::new(OrganisationKey::from_seed(&seed));
-    let config = weft_node::NodeConfig::from_file(&dir.path().join("node-0/config.toml"))?;
+    let config = weft_node::NodeConfig::from_file(&dir.join("node-0/config.toml"))?;
     let network = config.genesis.network_id();
 
     let shared = Arc::new(Shared {
         base: Instant::now(),
         submitted: Mutex::new(HashMap::new()),
-        latencies: Mutex::new(Vec::new()),
-        last_confirmed_ns: AtomicU64::new(0),
-        confirmed: AtomicU64::new(0),
+        seen: Mutex::new(HashMap::new()),
+        first_send_ns: AtomicU64::new(0),
+        last_send_ns: AtomicU64::new(0),
+        requests: AtomicU64::new(0),
         milestones: AtomicU64::new(0),
+        lagged: AtomicU64::new(0),
         errors: AtomicU64::new(0),
     });
     let stop = Arc::new(AtomicBool::new(false));
-    let tracker = tokio::spawn(track(clients[0].clone(), shared.clone(), stop.clone()));
-    // Let the tracker subscribe before the first block.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Subscribed (the handshake done) before the first block is sent.
+    let stream = clients[0]
+        .events(&["confirmations"])
+        .await
+        .context("subscribing to node 0's confirmations")?;
+    let tracker = tokio::spawn(track(stream, shared.clone(), stop.clone()));
 
     let lanes = args.connections.max(1);
     let per_lane = args.blocks.div_ceil(lanes as u64);
-    let started = shared.now_ns();
+    if args.rate == Some(0) {
+        bail!("--rate: at least 1 block/s");
+    }
+    // Each lane offers rate/lanes blocks/s; lane l starts l/lanes of a batch interval
+    // after the first, so that the batches of the lanes interleave.
+    let per_block = args
+        .rate
+        .map(|r| Duration::from_secs_f64(lanes as f64 / r as f64));
+    let start = Instant::now() + Duration::from_millis(10);
     let mut tasks = Vec::new();
     for l in 0..lanes {
-        tasks.push(tokio::spawn(lane(
-            clients[l % n].clone(),
-            key.clone(),
+        let pace = per_block.map(|d| {
+            let offset = d.mul_f64(f64::from(args.batch) * l as f64 / lanes as f64);
+            (start + offset, d)
+        });
+        let lane = Lane {
+            client: clients[l % n].clone(),
+            key: key.clone(),
             network,
-            shared.clone(),
-            l,
-            per_lane,
-        )));
+            shared: shared.clone(),
+            lane: l,
+            blocks: per_lane,
+            batch: args.batch as usize,
+            max_body: config.max_body_bytes,
+            pace,
+        };
+        tasks.push(tokio::spawn(lane.run()));
     }
     for t in tasks {
-        let _ = t.await;
+        t.await.context("a submission lane failed")?;
     }
-    let sent_ns = shared.now_ns() - started;
-    let accepted = shared.submitted.lock().len() as u64;
+    let submitted: Vec<(BlockId, (u64, u64))> = shared
+        .submitted
+        .lock()
+        .iter()
+        .map(|(id, t)| (*id, *t))
+        .collect();
     let drain = Instant::now() + Duration::from_secs(args.drain_s);
-    while shared.confirmed.load(Ordering::Relaxed) < accepted && Instant::now() < drain {
+    loop {
+        let seen = {
+            let seen = shared.seen.lock();
+            submitted
+                .iter()
+                .filter(|(id, _)| seen.contains_key(id))
+                .count()
+        };
+        if seen == submitted.len() || Instant::now() >= drain || tracker.is_finished() {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     stop.store(true, Ordering::Relaxed);
-    let _ = tracker.await;
+    let event_stream = match tracker.await {
+        Ok(Ok(())) => "ok".to_string(),
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.to_string(),
+    };
 
-    // Every node holds the same milestone at every index node 0 reached.
+    // Join the submissions with the confirmations node 0 reported.
+    let seen = std::mem::take(&mut *shared.seen.lock());
+    let mut latencies = Vec::with_capacity(submitted.len());
+    let mut last_confirmed_ns = 0u64;
+    let mut missing = Vec::new();
+    // Confirmations read before the lane had the node's answer for the block: a
+    // bookkeeping that matched events against the accepted blocks as they arrived
+    // would have lost these.
+    let mut before_answer = 0u64;
+    for (id, (at, answered)) in &submitted {
+        match seen.get(id) {
+            Some(c) => {
+                latencies.push(c.saturating_sub(*at) as f64 / 1e6);
+                last_confirmed_ns = last_confirmed_ns.max(*c);
+                before_answer += u64::from(c < answered);
+            }
+            None => missing.push(*id),
+        }
+    }
+    // What node 0 says of the blocks it did not report: confirmed without an event (the
+    // stream lost it), or still pending (never confirmed).
+    let (mut unreported, mut unconfirmed, mut unknown) = (0u64, 0u64, 0u64);
+    for id in &missing {
+        match clients[0].metadata(id).await {
+            Ok(m) if m.referenced_by_milestone.is_some() => unreported += 1,
+            Ok(m) => {
+                unconfirmed += 1;
+                if unconfirmed <= 8 {
+                    eprintln!(
+                        "weft-bench network: block {id} not confirmed on node 0 (solid {}, \
+                         arrived {} ms)",
+                        m.solid, m.arrival_time
+                    );
+                }
+            }
+            Err(_) => unknown += 1,
+        }
+    }
+
+    // Every node holds the same milestone at every index they all reached.
     let mut latest = u32::MAX;
     for c in &clients {
         latest = latest.min(c.latest_milestone().await.map(|m| m.index).unwrap_or(0));
@@ -337,19 +546,20 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
             consistent &= c.milestone(index, false).await?.milestone_id == reference;
         }
     }
-    for mut node in nodes {
-        node.child.kill().ok();
-        node.child.wait().ok();
-    }
+    drop(nodes);
+    let load_end = load_average();
 
-    let confirmed = shared.confirmed.load(Ordering::Relaxed);
-    let span_ns = shared
-        .last_confirmed_ns
+    let accepted = submitted.len() as u64;
+    let confirmed = latencies.len() as u64;
+    let first = shared.first_send_ns.load(Ordering::Relaxed);
+    let span_ns = last_confirmed_ns.saturating_sub(first).max(1);
+    let send_ns = shared
+        .last_send_ns
         .load(Ordering::Relaxed)
-        .saturating_sub(started)
+        .saturating_sub(first)
         .max(1);
-    let mut lat = shared.latencies.lock().clone();
-    lat.sort_by(|a, b| a.total_cmp(b));
+    let requests = shared.requests.load(Ordering::Relaxed);
+    latencies.sort_by(|a, b| a.total_cmp(b));
     Ok(json!({
         "suite": "network",
         "nodes": n,
@@ -357,40 +567,58 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
         "blocks": accepted,
         "errors": shared.errors.load(Ordering::Relaxed),
         "blocks_confirmed": confirmed,
+        "confirmed_unreported": unreported,
+        "confirmed_before_answer": before_answer,
+        "unconfirmed": unconfirmed + unknown,
         "milestones": shared.milestones.load(Ordering::Relaxed),
         "blocks_confirmed_per_s": round1(confirmed as f64 / (span_ns as f64 / 1e9)),
-        "submit_per_s": round1(accepted as f64 / (sent_ns.max(1) as f64 / 1e9)),
-        "finality_p50_ms": round1(percentile(&lat, 0.50)),
-        "finality_p99_ms": round1(percentile(&lat, 0.99)),
-        "finality_max_ms": round1(lat.last().copied().unwrap_or(0.0)),
+        "submit_per_s": round1(accepted as f64 / (send_ns as f64 / 1e9)),
+        "finality_p50_ms": round1(percentile(&latencies, 0.50)),
+        "finality_p99_ms": round1(percentile(&latencies, 0.99)),
+        "finality_max_ms": round1(latencies.last().copied().unwrap_or(0.0)),
         "milestone_interval_ms": args.milestone_interval_ms,
         "unit_delay_ms": args.unit_delay_ms,
         "connections": lanes,
+        "batch_size": args.batch,
+        "offered_per_s": args.rate,
+        "requests": requests,
+        "events_lagged": shared.lagged.load(Ordering::Relaxed),
+        "event_stream": event_stream,
         "consistent": consistent,
         "cores": std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1),
+        "load_average_start": load_start,
+        "load_average_end": load_end,
     }))
 }
 
 /// A one-paragraph summary of a report.
 pub fn summary(r: &Value) -> String {
     format!(
-        "network: {} validators (threshold {}), {} blocks submitted ({} errors), {} confirmed \
-         in {} milestones\n  confirmed {} blocks/s network-wide, submitted {} blocks/s\n  \
-         finality p50 {} ms, p99 {} ms, max {} ms ({} ms proposals, {} ms rounds); \
-         identical milestones on every node: {}",
+        "network: {} validators (threshold {}), {} blocks submitted in batches of {} \
+         ({} requests, {} errors), {} confirmed in {} milestones ({} confirmed without an \
+         event, {} not confirmed)\n  confirmed {} blocks/s network-wide, submitted {} \
+         blocks/s (offered: {})\n  finality p50 {} ms, p99 {} ms, max {} ms ({} ms proposals, {} ms \
+         rounds); identical milestones on every node: {}; load average {} → {}",
         r["nodes"],
         r["threshold"],
         r["blocks"],
+        r["batch_size"],
+        r["requests"],
         r["errors"],
         r["blocks_confirmed"],
         r["milestones"],
+        r["confirmed_unreported"],
+        r["unconfirmed"],
         r["blocks_confirmed_per_s"],
         r["submit_per_s"],
+        r["offered_per_s"],
         r["finality_p50_ms"],
         r["finality_p99_ms"],
         r["finality_max_ms"],
         r["milestone_interval_ms"],
         r["unit_delay_ms"],
         r["consistent"],
+        r["load_average_start"],
+        r["load_average_end"],
     )
 }
