@@ -158,30 +158,13 @@ impl Milestone {
     /// Writes the canonical encoding: essence, then `u8` count and the signatures.
     pub fn encode_into(&self, w: &mut Writer) {
         self.essence.encode_into(w);
-        w.u8(self.signatures.len() as u8);
-        for s in &self.signatures {
-            w.bytes(&s.public_key.0);
-            w.bytes(&s.signature.0);
-        }
+        encode_signatures(w, &self.signatures);
     }
 
     /// Reads the canonical encoding.
     pub fn decode_from(r: &mut Reader<'_>) -> Result<Milestone, DecodeError> {
         let essence = MilestoneEssence::decode_from(r)?;
-        let count = r.u8("milestone signature count")?;
-        check_range(
-            "milestone signature count",
-            count as u64,
-            1,
-            MAX_COMMITTEE_SIZE as u64,
-        )?;
-        let mut signatures = Vec::with_capacity(count as usize);
-        for _ in 0..count {
-            signatures.push(MilestoneSignature {
-                public_key: PublicKeyBytes(r.array("milestone signer key")?),
-                signature: SignatureBytes(r.array("milestone signature")?),
-            });
-        }
+        let signatures = decode_signatures(r, &MILESTONE_SIGNATURES)?;
         let milestone = Milestone {
             essence,
             signatures,
@@ -192,20 +175,79 @@ impl Milestone {
 
     /// 1–64 signatures, strictly ascending by public key (so signers are distinct).
     pub fn check_signers(&self) -> Result<(), DecodeError> {
-        check_range(
-            "milestone signature count",
-            self.signatures.len() as u64,
-            1,
-            MAX_COMMITTEE_SIZE as u64,
-        )?;
-        let keys: Vec<_> = self.signatures.iter().map(|s| s.public_key).collect();
-        check_strictly_ascending("milestone signers", &keys)
+        check_signers(&self.signatures, &MILESTONE_SIGNATURES)
     }
 
     /// The milestone id (of its essence).
     pub fn id(&self) -> MilestoneId {
         self.essence.id()
     }
+}
+
+/// The field names a list of committee signatures is reported under (decode errors name
+/// the field, so a milestone's and a committee change's stay distinguishable).
+struct SignatureFields {
+    count: &'static str,
+    key: &'static str,
+    signature: &'static str,
+    signers: &'static str,
+}
+
+const MILESTONE_SIGNATURES: SignatureFields = SignatureFields {
+    count: "milestone signature count",
+    key: "milestone signer key",
+    signature: "milestone signature",
+    signers: "milestone signers",
+};
+
+const CHANGE_SIGNATURES: SignatureFields = SignatureFields {
+    count: "committee change signature count",
+    key: "committee change signer key",
+    signature: "committee change signature",
+    signers: "committee change signers",
+};
+
+/// `u8 count`, then `[32] key || [64] signature` per signature.
+fn encode_signatures(w: &mut Writer, signatures: &[MilestoneSignature]) {
+    w.u8(signatures.len() as u8);
+    for s in signatures {
+        w.bytes(&s.public_key.0);
+        w.bytes(&s.signature.0);
+    }
+}
+
+/// Reads [`encode_signatures`]: 1 to [`MAX_COMMITTEE_SIZE`] signatures (their order is
+/// checked by [`check_signers`]).
+fn decode_signatures(
+    r: &mut Reader<'_>,
+    f: &SignatureFields,
+) -> Result<Vec<MilestoneSignature>, DecodeError> {
+    let count = r.u8(f.count)?;
+    check_range(f.count, count as u64, 1, MAX_COMMITTEE_SIZE as u64)?;
+    let mut signatures = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        signatures.push(MilestoneSignature {
+            public_key: PublicKeyBytes(r.array(f.key)?),
+            signature: SignatureBytes(r.array(f.signature)?),
+        });
+    }
+    Ok(signatures)
+}
+
+/// 1 to [`MAX_COMMITTEE_SIZE`] signatures, strictly ascending by public key (so the
+/// signers are distinct).
+fn check_signers(
+    signatures: &[MilestoneSignature],
+    f: &SignatureFields,
+) -> Result<(), DecodeError> {
+    check_range(
+        f.count,
+        signatures.len() as u64,
+        1,
+        MAX_COMMITTEE_SIZE as u64,
+    )?;
+    let keys: Vec<_> = signatures.iter().map(|s| s.public_key).collect();
+    check_strictly_ascending(f.signers, &keys)
 }
 
 /// Why a committee description is not acceptable.
@@ -367,14 +409,7 @@ impl CommitteeChange {
 
     /// Signers strictly ascending (no repeats), 1..=[`MAX_COMMITTEE_SIZE`] of them.
     pub fn check_signers(&self) -> Result<(), DecodeError> {
-        check_range(
-            "committee change signature count",
-            self.signatures.len() as u64,
-            1,
-            MAX_COMMITTEE_SIZE as u64,
-        )?;
-        let keys: Vec<_> = self.signatures.iter().map(|s| s.public_key).collect();
-        check_strictly_ascending("committee change signers", &keys)
+        check_signers(&self.signatures, &CHANGE_SIGNATURES)
     }
 
     /// The rules every change obeys, decoded or built in code: an effective index of at
@@ -395,11 +430,7 @@ impl CommitteeChange {
     pub fn encode_into(&self, w: &mut Writer) {
         self.committee.encode_into(w);
         w.u32(self.effective_index);
-        w.u8(self.signatures.len() as u8);
-        for s in &self.signatures {
-            w.bytes(&s.public_key.0);
-            w.bytes(&s.signature.0);
-        }
+        encode_signatures(w, &self.signatures);
     }
 
     /// Reads the canonical encoding and checks it ([`CommitteeChange::check_limits`]).
@@ -412,20 +443,7 @@ impl CommitteeChange {
             1,
             u32::MAX as u64,
         )?;
-        let count = r.u8("committee change signature count")?;
-        check_range(
-            "committee change signature count",
-            count as u64,
-            1,
-            MAX_COMMITTEE_SIZE as u64,
-        )?;
-        let mut signatures = Vec::with_capacity(count as usize);
-        for _ in 0..count {
-            signatures.push(MilestoneSignature {
-                public_key: PublicKeyBytes(r.array("committee change signer key")?),
-                signature: SignatureBytes(r.array("committee change signature")?),
-            });
-        }
+        let signatures = decode_signatures(r, &CHANGE_SIGNATURES)?;
         let change = CommitteeChange {
             committee,
             effective_index,
