@@ -28,7 +28,13 @@ async fn blocks_submitted_to_followers_are_confirmed_by_all_four_with_equal_stat
     net.clients[2].submit(&a).await.expect("node 2 admits it");
     let d1 = net.anchor(1, b"twice").await;
     net.clients[1].submit(&d1).await.expect("node 1 admits it");
-    let d2 = net.anchor(3, b"twice").await;
+    // Two distinct blocks with the same anchor: built in the same millisecond on the
+    // same tips they would be one block (the same id), so wait for another timestamp.
+    let mut d2 = net.anchor(3, b"twice").await;
+    while d2.id() == d1.id() {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        d2 = net.anchor(3, b"twice").await;
+    }
     net.clients[3].submit(&d2).await.expect("node 3 admits it");
 
     let mut seen = Vec::new();

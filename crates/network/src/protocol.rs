@@ -12,7 +12,7 @@ use std::io;
 use async_trait::async_trait;
 use libp2p::futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::gossipsub::{IdentTopic, Message, MessageId, TopicHash};
-use libp2p::StreamProtocol;
+use libp2p::{PeerId, StreamProtocol};
 use weft_types::codec::{check_range, Reader, Writer};
 use weft_types::hash::blake2b256;
 use weft_types::{BlockId, DecodeError, NetworkId, MAX_BLOCK_BYTES};
@@ -28,12 +28,15 @@ pub const MAX_BLOCKS_PER_REQUEST: usize = 128;
 /// Most confirmed block ids in one milestone page (2 MiB of ids).
 pub const MAX_MILESTONE_IDS_PER_PAGE: usize = 65_536;
 /// Largest gossipsub frame accepted or sent: one block plus gossipsub's own envelope
-/// (topic, sequence number, author key and signature).
+/// (the topic and the protobuf framing; messages are unsigned, §3 of the spec).
 pub const MAX_GOSSIP_BYTES: usize = MAX_BLOCK_BYTES + 1024;
-/// Length of a heartbeat message body.
-pub const HEARTBEAT_BYTES: usize = 9;
+/// Longest heartbeat message body: the range, the sending time and a peer id of at
+/// most [`MAX_PEER_ID_BYTES`].
+pub const MAX_HEARTBEAT_BYTES: usize = 1 + 8 + 8 + 1 + MAX_PEER_ID_BYTES;
+/// Longest peer id (multihash bytes) a heartbeat may name; an Ed25519 peer id is 38.
+pub const MAX_PEER_ID_BYTES: usize = 64;
 /// Version byte of the heartbeat message.
-pub const HEARTBEAT_VERSION: u8 = 1;
+pub const HEARTBEAT_VERSION: u8 = 2;
 
 const REQ_STATUS: u8 = 0;
 const REQ_BLOCKS: u8 = 1;
@@ -43,14 +46,15 @@ const RES_BLOCKS: u8 = 1;
 const RES_MILESTONE: u8 = 2;
 const RES_BUSY: u8 = 3;
 
-/// The gossip topic blocks of `network` travel on: `/weft/<network id>/blocks/1`.
+/// The gossip topic blocks of `network` travel on: `/weft/<network id>/blocks/2`
+/// (version 2: unsigned gossip messages; version 1 carried libp2p-signed ones).
 pub fn blocks_topic(network: NetworkId) -> IdentTopic {
-    IdentTopic::new(format!("/weft/{}/blocks/1", network.0))
+    IdentTopic::new(format!("/weft/{}/blocks/2", network.0))
 }
 
-/// The gossip topic of milestone heartbeats: `/weft/<network id>/heartbeat/1`.
+/// The gossip topic of milestone heartbeats: `/weft/<network id>/heartbeat/2`.
 pub fn heartbeat_topic(network: NetworkId) -> IdentTopic {
-    IdentTopic::new(format!("/weft/{}/heartbeat/1", network.0))
+    IdentTopic::new(format!("/weft/{}/heartbeat/2", network.0))
 }
 
 /// The gossipsub message id: on the blocks topic the block id (BLAKE2b-256 of the
@@ -103,24 +107,69 @@ impl MilestoneRange {
     }
 }
 
-/// Encodes a heartbeat: `u8 version (1) || u32 oldest || u32 latest` (9 bytes).
-pub fn encode_heartbeat(range: MilestoneRange) -> Vec<u8> {
-    let mut w = Writer::with_capacity(HEARTBEAT_BYTES);
+/// A heartbeat: the milestones its author holds, when it was sent and who sent it.
+///
+/// Gossip messages are unsigned (`specs/network.md` §3), so the author is named in the
+/// body and a receiver believes it only when it is the peer the message came from over
+/// its noise-authenticated connection: heartbeats are never forwarded. The author and
+/// the sending time also make every heartbeat a distinct gossip message (the message
+/// id hashes the body), so two peers at the same range, or one peer at an unchanged
+/// range, are not taken for duplicates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// The milestones the author holds.
+    pub range: MilestoneRange,
+    /// The author's clock when it sent this heartbeat, in milliseconds since the Unix
+    /// epoch (only to tell heartbeats apart; nothing is decided by it).
+    pub sent_at_ms: u64,
+    /// The author's peer id.
+    pub author: PeerId,
+}
+
+/// Encodes a heartbeat: `u8 version (2) || u32 oldest || u32 latest || u64 sent_at_ms
+/// || u8 n || [n] author peer id bytes`.
+pub fn encode_heartbeat(heartbeat: &Heartbeat) -> Vec<u8> {
+    let author = heartbeat.author.to_bytes();
+    let mut w = Writer::with_capacity(1 + 8 + 8 + 1 + author.len());
     w.u8(HEARTBEAT_VERSION);
-    range.encode_into(&mut w);
+    heartbeat.range.encode_into(&mut w);
+    w.u64(heartbeat.sent_at_ms);
+    w.u8(author.len() as u8);
+    w.bytes(&author);
     w.into_bytes()
 }
 
-/// Decodes a heartbeat, rejecting anything but exactly one canonical encoding.
-pub fn decode_heartbeat(bytes: &[u8]) -> Result<MilestoneRange, DecodeError> {
+/// Decodes a heartbeat, rejecting anything but exactly one canonical encoding (the
+/// peer id must be a valid multihash whose bytes are exactly the ones sent).
+pub fn decode_heartbeat(bytes: &[u8]) -> Result<Heartbeat, DecodeError> {
     let mut r = Reader::new(bytes);
     let version = r.u8("heartbeat version")?;
     if version != HEARTBEAT_VERSION {
         return Err(DecodeError::UnsupportedVersion(version));
     }
     let range = MilestoneRange::decode_from(&mut r)?;
+    let sent_at_ms = r.u64("heartbeat time")?;
+    let n = r.u8("heartbeat author length")? as usize;
+    check_range(
+        "heartbeat author length",
+        n as u64,
+        1,
+        MAX_PEER_ID_BYTES as u64,
+    )?;
+    let raw = r.take(n, "heartbeat author")?;
+    let author = PeerId::from_bytes(raw)
+        .ok()
+        .filter(|p| p.to_bytes() == raw)
+        .ok_or(DecodeError::UnknownTag {
+            field: "heartbeat author multihash",
+            tag: raw[0] as u64,
+        })?;
     r.finish("heartbeat")?;
-    Ok(range)
+    Ok(Heartbeat {
+        range,
+        sent_at_ms,
+        author,
+    })
 }
 
 /// A sync request.
@@ -601,17 +650,49 @@ mod tests {
     }
 
     #[test]
-    fn heartbeats_are_nine_bytes() {
-        let range = MilestoneRange {
-            oldest: 1,
-            latest: 258,
+    fn heartbeats_name_their_author_and_decode_only_canonically() {
+        let author = libp2p::identity::Keypair::ed25519_from_bytes([7u8; 32])
+            .expect("key")
+            .public()
+            .to_peer_id();
+        let heartbeat = Heartbeat {
+            range: MilestoneRange {
+                oldest: 1,
+                latest: 258,
+            },
+            sent_at_ms: 0x0102,
+            author,
         };
-        let bytes = encode_heartbeat(range);
-        assert_eq!(bytes, vec![1, 1, 0, 0, 0, 2, 1, 0, 0]);
-        assert_eq!(decode_heartbeat(&bytes), Ok(range));
-        assert!(decode_heartbeat(&bytes[..8]).is_err());
-        assert!(decode_heartbeat(&[2, 0, 0, 0, 0, 0, 0, 0, 0]).is_err());
-        assert!(decode_heartbeat(&[1, 2, 0, 0, 0, 1, 0, 0, 0]).is_err());
+        let bytes = encode_heartbeat(&heartbeat);
+        let id = author.to_bytes();
+        assert_eq!(id.len(), 38, "an Ed25519 peer id");
+        assert_eq!(bytes.len(), 1 + 8 + 8 + 1 + 38);
+        assert!(bytes.len() <= MAX_HEARTBEAT_BYTES);
+        assert_eq!(
+            bytes[..18],
+            [2, 1, 0, 0, 0, 2, 1, 0, 0, 2, 1, 0, 0, 0, 0, 0, 0, 38]
+        );
+        assert_eq!(bytes[18..], id[..]);
+        assert_eq!(decode_heartbeat(&bytes), Ok(heartbeat));
+
+        // Truncated, trailing, old version, oldest above latest, bad author length,
+        // an author that is not a peer id.
+        assert!(decode_heartbeat(&bytes[..bytes.len() - 1]).is_err());
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(decode_heartbeat(&long).is_err());
+        let mut v1 = bytes.clone();
+        v1[0] = 1;
+        assert!(decode_heartbeat(&v1).is_err());
+        let mut inverted = bytes.clone();
+        inverted[4] = 1; // oldest 2^24 + 1 > latest 258
+        assert!(decode_heartbeat(&inverted).is_err());
+        let mut empty = bytes[..17].to_vec();
+        empty.push(0);
+        assert!(decode_heartbeat(&empty).is_err());
+        let mut garbage = bytes[..17].to_vec();
+        garbage.extend_from_slice(&[3, 0xff, 0xff, 0xff]);
+        assert!(decode_heartbeat(&garbage).is_err());
     }
 
     #[test]
@@ -626,7 +707,7 @@ mod tests {
     #[test]
     fn topics_name_the_network() {
         let net = NetworkId(42);
-        assert_eq!(blocks_topic(net).to_string(), "/weft/42/blocks/1");
-        assert_eq!(heartbeat_topic(net).to_string(), "/weft/42/heartbeat/1");
+        assert_eq!(blocks_topic(net).to_string(), "/weft/42/blocks/2");
+        assert_eq!(heartbeat_topic(net).to_string(), "/weft/42/heartbeat/2");
     }
 }

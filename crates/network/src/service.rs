@@ -90,8 +90,6 @@ pub enum NetworkEvent {
     Block {
         /// The peer it came from (strikes go to this peer).
         from: PeerId,
-        /// The peer that first published it, as gossipsub's signed envelope says.
-        origin: Option<PeerId>,
         /// Its id, BLAKE2b-256 of `bytes`.
         id: BlockId,
         /// Its canonical bytes.
@@ -205,7 +203,7 @@ impl Network {
         let local_peer_id = keypair.public().to_peer_id();
         let blocks_topic = protocol::blocks_topic(config.network_id);
         let heartbeat_topic = protocol::heartbeat_topic(config.network_id);
-        let behaviour = build_behaviour(&config, &keypair, &blocks_topic, &heartbeat_topic)?;
+        let behaviour = build_behaviour(&config, &blocks_topic, &heartbeat_topic)?;
 
         let mut swarm = SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
@@ -273,7 +271,6 @@ impl Network {
 
 fn build_behaviour(
     config: &NetworkConfig,
-    keypair: &libp2p::identity::Keypair,
     blocks_topic: &IdentTopic,
     heartbeat_topic: &IdentTopic,
 ) -> Result<WeftBehaviour, NetworkError> {
@@ -281,7 +278,10 @@ fn build_behaviour(
     let blocks_hash = blocks_topic.hash();
     let id_topic = blocks_hash.clone();
     let gossip_config = gossipsub::ConfigBuilder::default()
-        .validation_mode(ValidationMode::Strict)
+        // Unsigned gossip (specs/network.md §3): a block carries its issuer's signature
+        // (or proof of work) and every connection is noise-authenticated, so a libp2p
+        // signature per message would only be checked again on every copy received.
+        .validation_mode(ValidationMode::Anonymous)
         .validate_messages()
         .max_transmit_size(MAX_GOSSIP_BYTES)
         .message_id_fn(move |m| protocol::message_id(&id_topic, m))
@@ -292,7 +292,7 @@ fn build_behaviour(
     let filter =
         WhitelistSubscriptionFilter(HashSet::from([blocks_hash.clone(), heartbeat_topic.hash()]));
     let mut gossipsub = gossipsub::Behaviour::new_with_subscription_filter(
-        MessageAuthenticity::Signed(keypair.clone()),
+        MessageAuthenticity::Anonymous,
         gossip_config,
         filter,
     )
@@ -761,11 +761,18 @@ impl Service {
             }
             Internal::Range(range) => {
                 let topic = self.heartbeat_topic.hash();
+                let heartbeat = protocol::Heartbeat {
+                    range,
+                    sent_at_ms: std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as u64),
+                    author: self.local_peer_id,
+                };
                 match self
                     .swarm
                     .behaviour_mut()
                     .gossipsub
-                    .publish(topic, protocol::encode_heartbeat(range))
+                    .publish(topic, protocol::encode_heartbeat(&heartbeat))
                 {
                     Ok(_) | Err(PublishError::NoPeersSubscribedToTopic) => {}
                     Err(e) => tracing::debug!(error = ?e, "heartbeat not published"),
@@ -974,7 +981,6 @@ impl Service {
             let id = BlockId::of_bytes(&message.data);
             let delivered = self.emit(NetworkEvent::Block {
                 from,
-                origin: message.source,
                 id,
                 bytes: message.data,
             });
@@ -983,22 +989,20 @@ impl Service {
                 verdict(self, MessageAcceptance::Ignore);
             }
         } else if message.topic == self.heartbeat_topic.hash() {
-            let range = match protocol::decode_heartbeat(&message.data) {
-                Ok(range) => range,
+            let heartbeat = match protocol::decode_heartbeat(&message.data) {
+                Ok(heartbeat) => heartbeat,
                 Err(e) => {
                     verdict(self, MessageAcceptance::Reject);
                     self.strike(from, self.strike_all, format!("undecodable heartbeat: {e}"));
                     return;
                 }
             };
-            // Strict validation: the source is the author, whose signature gossipsub
-            // checked. Heartbeats of peers outside the allowlist are not forwarded.
-            match message.source {
-                Some(origin) if origin != self.local_peer_id && self.peers.contains(&origin) => {
-                    verdict(self, MessageAcceptance::Accept);
-                    self.on_range(origin, range);
-                }
-                _ => verdict(self, MessageAcceptance::Ignore),
+            // Heartbeats are never forwarded (always Ignore), so an honest one comes
+            // straight from its author over the authenticated connection: the named
+            // author must be the peer it came from, and on the allowlist.
+            verdict(self, MessageAcceptance::Ignore);
+            if heartbeat.author == from && self.peers.contains(&from) {
+                self.on_range(from, heartbeat.range);
             }
         } else {
             verdict(self, MessageAcceptance::Ignore);
