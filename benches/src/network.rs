@@ -387,7 +387,11 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
             .arg(node_dir.join("config.toml"))
             .envs(read_env(&node_dir.join("keys.env"))?)
             .env("NO_COLOR", "1")
-            .env("RUST_LOG", "warn")
+            // The nodes' log filter: `warn` unless WEFT_BENCH_NODE_LOG says otherwise.
+            .env(
+                "RUST_LOG",
+                std::env::var("WEFT_BENCH_NODE_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

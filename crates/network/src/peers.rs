@@ -42,7 +42,16 @@ pub(crate) struct PeerState {
     pub(crate) range: Option<MilestoneRange>,
     pub(crate) strikes: u32,
     pub(crate) banned_until: Option<Instant>,
+    /// Consecutive gossipsub heartbeats in which a message to this peer was refused
+    /// because its send queue was full, and when the last one was reported.
+    slow: (u32, Option<Instant>),
 }
+
+/// Consecutive gossipsub heartbeats (700 ms each) with a full send queue after which a
+/// peer's connections are closed and redialled: about 21 s.
+pub(crate) const SLOW_HEARTBEATS_LIMIT: u32 = 30;
+/// A gap longer than this between two full-queue reports ends a run of them.
+pub(crate) const SLOW_REPORT_GAP: Duration = Duration::from_secs(2);
 
 /// What a strike led to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +98,7 @@ impl PeerTable {
                         range: None,
                         strikes: 0,
                         banned_until: None,
+                        slow: (0, None),
                     },
                 )
             })
@@ -138,8 +148,29 @@ impl PeerTable {
         if remaining == 0 {
             p.next_dial = now + p.backoff;
             p.range = None;
+            p.slow = (0, None);
         }
         was_connected && remaining == 0
+    }
+
+    /// Records that gossipsub refused messages to `peer` for a full send queue in one of
+    /// its heartbeats; true once that has happened in [`SLOW_HEARTBEATS_LIMIT`]
+    /// consecutive heartbeats (no gap over [`SLOW_REPORT_GAP`]), when the caller closes
+    /// the peer's connections so that a new connection starts with an empty queue.
+    pub(crate) fn queue_full(&mut self, peer: &PeerId, now: Instant) -> bool {
+        let Some(p) = self.peers.get_mut(peer) else {
+            return false;
+        };
+        let run = match p.slow {
+            (n, Some(last)) if now.saturating_duration_since(last) <= SLOW_REPORT_GAP => n + 1,
+            _ => 1,
+        };
+        if run >= SLOW_HEARTBEATS_LIMIT {
+            p.slow = (0, None);
+            return true;
+        }
+        p.slow = (run, Some(now));
+        false
     }
 
     /// Records a failed dial: the next one waits twice as long (up to the maximum).
@@ -254,6 +285,37 @@ mod tests {
             Duration::from_secs(60),
         );
         (t, a, b, now)
+    }
+
+    #[test]
+    fn a_peer_whose_queue_stays_full_is_reported_once_per_run() {
+        let (mut t, a, _b, now) = table();
+        let beat = Duration::from_millis(700);
+        t.connected(&a);
+        let at = |k: u32| now + beat * k;
+        for k in 0..SLOW_HEARTBEATS_LIMIT - 1 {
+            assert!(!t.queue_full(&a, at(k)), "heartbeat {k}");
+        }
+        assert!(t.queue_full(&a, at(SLOW_HEARTBEATS_LIMIT - 1)), "the limit");
+        // A new run starts from zero.
+        assert!(!t.queue_full(&a, at(SLOW_HEARTBEATS_LIMIT)));
+        // A gap ends a run: after it the count starts again.
+        let mut k = SLOW_HEARTBEATS_LIMIT + 10;
+        for _ in 0..SLOW_HEARTBEATS_LIMIT - 2 {
+            assert!(!t.queue_full(&a, at(k)));
+            k += 1;
+        }
+        let later = at(k) + SLOW_REPORT_GAP + beat;
+        assert!(!t.queue_full(&a, later), "the gap reset the run");
+        // A closed connection resets it as well; strangers are never reported.
+        t.disconnected(&a, 0, later);
+        for i in 0..SLOW_HEARTBEATS_LIMIT - 1 {
+            assert!(!t.queue_full(&a, later + beat * (i + 1)));
+        }
+        let stranger = peer_id_from_seed([9; 32]);
+        for i in 0..2 * SLOW_HEARTBEATS_LIMIT {
+            assert!(!t.queue_full(&stranger, now + beat * i));
+        }
     }
 
     #[test]

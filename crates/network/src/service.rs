@@ -285,6 +285,12 @@ fn build_behaviour(
         .validate_messages()
         .max_transmit_size(MAX_GOSSIP_BYTES)
         .message_id_fn(move |m| protocol::message_id(&id_topic, m))
+        // libp2p-gossipsub 0.49 drops a queued publish message older than this without
+        // releasing its place in the peer's publish quota (`Receiver::poll_stale` does not
+        // decrement the queue length), so every expiry shrinks the quota for good, and
+        // once 2,500 have expired nothing more is ever published to that peer. Queued
+        // blocks stay useful, so they never expire; the queue stays bounded by the quota.
+        .publish_queue_duration(Duration::from_secs(24 * 60 * 60))
         .heartbeat_interval(Duration::from_millis(700))
         .heartbeat_initial_delay(Duration::from_millis(500))
         .build()
@@ -958,13 +964,17 @@ impl Service {
     }
 
     fn on_gossip(&mut self, event: gossipsub::Event) {
-        let gossipsub::Event::Message {
-            propagation_source: from,
-            message_id,
-            message,
-        } = event
-        else {
-            return;
+        let (from, message_id, message) = match event {
+            gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            } => (propagation_source, message_id, message),
+            gossipsub::Event::SlowPeer {
+                peer_id,
+                failed_messages,
+            } => return self.on_slow_peer(peer_id, failed_messages.total_queue_full()),
+            _ => return,
         };
         let verdict = |s: &mut Service, acceptance| {
             s.swarm
@@ -1007,6 +1017,20 @@ impl Service {
         } else {
             verdict(self, MessageAcceptance::Ignore);
         }
+    }
+
+    /// A peer gossipsub could not send to in its last heartbeat. A queue that stays full
+    /// for [`crate::peers::SLOW_HEARTBEATS_LIMIT`] heartbeats in a row gets the peer's
+    /// connections closed (it is redialled as usual): a peer that far behind catches up
+    /// faster by sync than through a queue of stale messages, and a new connection
+    /// starts with a new queue (gossipsub 0.49 keeps one per peer while any connection
+    /// is open, `specs/network.md` §3.3).
+    fn on_slow_peer(&mut self, peer: PeerId, queue_full: usize) {
+        if queue_full == 0 || !self.peers.queue_full(&peer, Instant::now()) {
+            return;
+        }
+        tracing::warn!(%peer, "gossip send queue full for too long; reconnecting to the peer");
+        let _ = self.swarm.disconnect_peer_id(peer);
     }
 
     fn on_range(&mut self, peer: PeerId, range: MilestoneRange) {
