@@ -11,13 +11,6 @@ use std::sync::Arc;
 use weft_node::{serve, Node, NodeConfig};
 use weft_tangle::{SledStore, Store};
 
-/// mimalloc rather than glibc malloc: the node allocates and frees small buffers (block
-/// bytes, ids, sled keys) by the hundred thousand per second across its threads, and
-/// mimalloc's thread-local free lists made that about 10 % cheaper per block in
-/// `weft-bench ledger` (`benches/README.md`).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "weft-node", version, about = "Weft ledger node")]
 struct Cli {
