@@ -368,7 +368,8 @@ fn clock_ticks_per_s() -> f64 {
         .unwrap_or(100.0)
 }
 
-fn load_average() -> Option<f64> {
+/// The one-minute load average (`/proc/loadavg`), where the system has one.
+pub(crate) fn load_average() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg")
         .ok()?
         .split_whitespace()

@@ -103,16 +103,6 @@ fn wall_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// The one-minute load average (`/proc/loadavg`), where the system has one.
-fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
 fn read_env(path: &Path) -> anyhow::Result<HashMap<String, String>> {
     Ok(std::fs::read_to_string(path)
         .with_context(|| format!("reading {}", path.display()))?
@@ -344,7 +334,7 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
     if !(1..=16).contains(&args.nodes) {
         bail!("--nodes: 1 to 16");
     }
-    let load_start = load_average();
+    let load_start = crate::ledger::load_average();
     let node_bin = match &args.node_bin {
         Some(p) => p.clone(),
         None => default_node_bin()?,
@@ -551,7 +541,7 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
         }
     }
     drop(nodes);
-    let load_end = load_average();
+    let load_end = crate::ledger::load_average();
 
     let accepted = submitted.len() as u64;
     let confirmed = latencies.len() as u64;
