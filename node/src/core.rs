@@ -1816,7 +1816,35 @@ impl NodeInner {
             ms = elapsed.as_millis() as u64,
             "milestone confirmed"
         );
+        self.write_journaled_metadata();
         Ok(latest)
+    }
+
+    /// Writes the per-block metadata entries of the milestones whose metadata is only
+    /// journaled (`weft_tangle::journal`): after the milestone is announced, so the
+    /// random-key writes are not part of any block's confirmation latency. The caller
+    /// holds the issuing lock, so a snapshot or a consistent read never sees a
+    /// milestone half spread. A failure leaves the journal entry, and the next
+    /// milestone (or the next start) tries again.
+    fn write_journaled_metadata(&self) {
+        let started = Instant::now();
+        let mut blocks = 0;
+        loop {
+            let Some((index, batch)) = self.chain.lock().tangle.metadata_batch() else {
+                break;
+            };
+            blocks += batch.len() / 2;
+            if let Err(e) = self.store.apply(batch) {
+                tracing::error!(index, error = %e, "writing journaled block metadata failed");
+                return;
+            }
+            self.chain.lock().tangle.metadata_written(index);
+        }
+        if blocks > 0 {
+            self.metrics
+                .block_metadata_seconds
+                .observe(started.elapsed().as_secs_f64());
+        }
     }
 
     /// Updates the gauges from the Tangle.

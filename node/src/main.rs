@@ -11,6 +11,10 @@ use std::sync::Arc;
 use weft_node::{serve, Node, NodeConfig};
 use weft_tangle::{SledStore, Store};
 
+/// jemalloc rather than glibc malloc (see `benches/README.md`).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(name = "weft-node", version, about = "Weft ledger node")]
 struct Cli {
@@ -498,9 +502,12 @@ fn open_store(cfg: &NodeConfig) -> anyhow::Result<Arc<dyn Store>> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
     let db = cfg.data_dir.join("db");
-    Ok(Arc::new(SledStore::open(&db).with_context(|| {
-        format!("opening {} (is a node running on it?)", db.display())
-    })?))
+    let store = SledStore::open(&db)
+        .with_context(|| format!("opening {} (is a node running on it?)", db.display()))?;
+    // A node stopped between a milestone and its per-block metadata left a journal
+    // entry: settle it before anything reads the store.
+    weft_tangle::journal::replay(&store).context("settling the metadata journal")?;
+    Ok(Arc::new(store))
 }
 
 fn snapshot_command(action: SnapshotCommand) -> anyhow::Result<()> {

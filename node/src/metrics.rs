@@ -24,6 +24,8 @@ pub struct Metrics {
     pub blocks_received_per_second: Gauge<f64, AtomicU64>,
     /// Time to build, apply and store one milestone.
     pub milestone_confirmation_seconds: Histogram,
+    /// Time to write a milestone's journaled block metadata, after it is announced.
+    pub block_metadata_seconds: Histogram,
     /// Latest milestone index.
     pub latest_milestone: Gauge,
     /// Tips in the pool.
@@ -71,6 +73,7 @@ impl Default for Metrics {
             blocks_confirmed_per_second: Gauge::default(),
             blocks_received_per_second: Gauge::default(),
             milestone_confirmation_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
+            block_metadata_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
             latest_milestone: Gauge::default(),
             tips: Gauge::default(),
             solidifier_queue: Gauge::default(),
@@ -122,6 +125,11 @@ impl Default for Metrics {
             "milestone_confirmation_seconds",
             "Time to order, apply, store and flush one milestone",
             m.milestone_confirmation_seconds.clone(),
+        );
+        m.registry.register(
+            "block_metadata_seconds",
+            "Time to write the per-block metadata of a milestone after it is announced",
+            m.block_metadata_seconds.clone(),
         );
         m.registry.register(
             "latest_milestone",

@@ -8,13 +8,15 @@
 //! ([`tips`]). A milestone names parents; [`Tangle::white_flag_order`] lists the blocks of
 //! their past cone not yet confirmed, in the deterministic depth-first order every node
 //! computes alike; [`Tangle::confirm_milestone`] writes the milestone, the metadata of
-//! every confirmed block and the ledger's state changes in one atomic batch and flushes
-//! it, so a crash leaves either the whole milestone or none of it.
+//! every confirmed block (as one [`journal`] entry) and the ledger's state changes in one
+//! atomic batch and flushes it, so a crash leaves either the whole milestone or none of
+//! it; the per-block metadata entries follow ([`Tangle::metadata_batch`]).
 //!
 //! Unconfirmed blocks are kept in memory (they are few: a couple of milestone intervals'
 //! worth) and reloaded from the `u` namespace on restart.
 
 pub mod filter;
+pub mod journal;
 pub mod metadata;
 pub mod prune;
 pub mod store;
@@ -34,7 +36,7 @@ pub use store::{key, prefix, MemoryStore, SledStore, Store, StoreError, WriteBat
 pub use tips::{TipConfig, TipPool, TipScore};
 
 /// The layout version of the store; a node refuses a store written by another layout.
-pub const STORAGE_VERSION: u32 = 1;
+pub const STORAGE_VERSION: u32 = 2;
 
 /// System keys (under [`prefix::SYSTEM`]).
 pub mod system {
@@ -120,6 +122,25 @@ pub enum AttachOutcome {
         /// Blocks waiting.
         waiting: usize,
     },
+}
+
+/// The marker of a stored block whose confirmation is not yet written: `u` || arrival
+/// time (u64 big-endian, ms) || block id, empty value. Ordered by arrival, so new
+/// markers and the ones a milestone removes sit on the same few pages of the store
+/// instead of one random page each.
+pub fn unconfirmed_key(arrival: u64, id: &BlockId) -> Vec<u8> {
+    key(prefix::UNCONFIRMED, &[&arrival.to_be_bytes(), &id.0])
+}
+
+/// Reads an [`unconfirmed_key`] back: arrival time and block id.
+pub fn parse_unconfirmed_key(k: &[u8]) -> Result<(u64, BlockId), StoreError> {
+    let corrupt = || StoreError::Corrupt("unconfirmed key".into());
+    if k.len() != 41 || k[0] != prefix::UNCONFIRMED {
+        return Err(corrupt());
+    }
+    let arrival = <[u8; 8]>::try_from(&k[1..9]).map_err(|_| corrupt())?;
+    let id = <[u8; 32]>::try_from(&k[9..41]).map_err(|_| corrupt())?;
+    Ok((u64::from_be_bytes(arrival), BlockId(id)))
 }
 
 /// The latest confirmed milestone.
@@ -218,6 +239,10 @@ pub struct Tangle {
     tips: TipPool,
     recent: HashMap<BlockId, u32>,
     recent_by_milestone: VecDeque<Vec<BlockId>>,
+    /// Confirmed blocks whose metadata is journaled, not yet written under `m`.
+    unwritten: HashMap<BlockId, BlockMetadata>,
+    /// The milestones of those journal entries, oldest first, with their blocks.
+    journaled: VecDeque<(u32, Vec<(BlockId, BlockMetadata)>)>,
     latest: Option<LatestMilestone>,
     /// Ids of every stored block (approximate: skips store reads for new ids).
     stored: KeyFilter,
@@ -250,6 +275,9 @@ impl Tangle {
                 store.apply(b)?;
             }
         }
+        // Metadata a stopped node journaled but did not spread: written before the
+        // metadata and the unconfirmed markers are read below.
+        journal::replay(store.as_ref())?;
         let latest = match store.get(&key(prefix::SYSTEM, &[system::LATEST_MILESTONE]))? {
             Some(b) => Some(LatestMilestone::from_bytes(&b)?),
             None => None,
@@ -264,6 +292,8 @@ impl Tangle {
             tips: TipPool::default(),
             recent: HashMap::new(),
             recent_by_milestone: VecDeque::new(),
+            unwritten: HashMap::new(),
+            journaled: VecDeque::new(),
             latest,
             stored: KeyFilter::default(),
             rng: StdRng::from_entropy(),
@@ -278,12 +308,8 @@ impl Tangle {
         tangle.stored = stored;
         let unconfirmed = tangle.store.scan_prefix(&[prefix::UNCONFIRMED])?;
         let mut blocks = Vec::with_capacity(unconfirmed.len());
-        for (k, v) in unconfirmed {
-            let id = BlockId(
-                k[1..]
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("unconfirmed key".into()))?,
-            );
+        for (k, _) in unconfirmed {
+            let (arrival, id) = parse_unconfirmed_key(&k)?;
             let bytes = tangle
                 .store
                 .get(&key(prefix::BLOCK, &[&id.0]))?
@@ -292,9 +318,6 @@ impl Tangle {
                 })?;
             let block = Block::from_bytes(&bytes)
                 .map_err(|e| StoreError::Corrupt(format!("block {id}: {e}")))?;
-            let arrival = <[u8; 8]>::try_from(v.as_slice())
-                .map(u64::from_le_bytes)
-                .unwrap_or(0);
             blocks.push((id, Arc::new(block), arrival));
         }
         for (id, block, arrival) in blocks {
@@ -326,6 +349,7 @@ impl Tangle {
     pub fn contains(&self, id: &BlockId) -> Result<bool, TangleError> {
         Ok(*id == BlockId::GENESIS
             || self.pending.contains_key(id)
+            || self.unwritten.contains_key(id)
             || (self.stored.may_contain(&id.0)
                 && self.store.get(&key(prefix::METADATA, &[&id.0]))?.is_some()))
     }
@@ -341,6 +365,9 @@ impl Tangle {
         }
         if let Some(i) = self.recent.get(id) {
             return Ok(Some(*i));
+        }
+        if let Some(m) = self.unwritten.get(id) {
+            return Ok(m.referenced_by);
         }
         Ok(match self.store.get(&key(prefix::METADATA, &[&id.0]))? {
             Some(m) => BlockMetadata::from_bytes(&m)?.referenced_by,
@@ -388,11 +415,9 @@ impl Tangle {
             }
             batch.put(key(prefix::BLOCK, &[&id.0]), bytes);
             // Metadata is written at confirmation; until then the unconfirmed marker
-            // carries the arrival time (one write fewer per block).
-            batch.put(
-                key(prefix::UNCONFIRMED, &[&id.0]),
-                now.to_le_bytes().to_vec(),
-            );
+            // carries the arrival time (one write fewer per block), first in its key so
+            // that markers are written and removed where the last ones were.
+            batch.put(unconfirmed_key(now, &id), Vec::new());
             for p in &block.parents {
                 batch.put(key(prefix::CHILD, &[&p.0, &id.0]), Vec::new());
             }
@@ -591,6 +616,9 @@ impl Tangle {
                 ..Default::default()
             }));
         }
+        if let Some(m) = self.unwritten.get(id) {
+            return Ok(Some(*m));
+        }
         Ok(match self.store.get(&key(prefix::METADATA, &[&id.0]))? {
             Some(m) => Some(BlockMetadata::from_bytes(&m)?),
             None => None,
@@ -644,13 +672,37 @@ impl Tangle {
     }
 
     /// Writes a milestone and everything it confirms in one atomic batch, flushes it,
-    /// then updates the in-memory state.
+    /// updates the in-memory state, then writes the confirmed blocks' metadata entries.
     pub fn confirm_milestone(&mut self, c: Confirmation) -> Result<(), TangleError> {
         let batch = self.confirmation_batch(&c);
         self.store.apply(batch)?;
         self.store.flush()?;
         self.apply_confirmed(&c);
+        while let Some((index, batch)) = self.metadata_batch() {
+            self.store.apply(batch)?;
+            self.metadata_written(index);
+        }
         Ok(())
+    }
+
+    /// The oldest journaled milestone and the batch that writes its blocks' metadata
+    /// entries (see [`journal`]); `None` when every milestone's metadata is written.
+    /// Needs no Tangle lock to apply; call [`Tangle::metadata_written`] after.
+    pub fn metadata_batch(&self) -> Option<(u32, WriteBatch)> {
+        self.journaled
+            .front()
+            .map(|(index, blocks)| (*index, journal::metadata_batch(*index, blocks)))
+    }
+
+    /// Forgets the journaled metadata of milestone `index`, now in the store.
+    pub fn metadata_written(&mut self, index: u32) {
+        if self.journaled.front().is_some_and(|(i, _)| *i == index) {
+            if let Some((_, blocks)) = self.journaled.pop_front() {
+                for (id, _) in blocks {
+                    self.unwritten.remove(&id);
+                }
+            }
+        }
     }
 
     /// The atomic batch that records a milestone and everything it confirms. Writing it
@@ -677,21 +729,17 @@ impl Tangle {
             ms_id.0.to_vec(),
         );
         let mut list = Vec::with_capacity(32 * c.confirmed.len());
-        for (pos, (id, conflict)) in c.confirmed.iter().enumerate() {
+        let mut journaled = Vec::with_capacity(c.confirmed.len());
+        for (id, conflict) in &c.confirmed {
             list.extend_from_slice(&id.0);
-            let arrival = self.pending.get(id).map(|p| p.arrival).unwrap_or(c.now);
-            let meta = BlockMetadata {
-                solid: true,
-                arrival_time: arrival,
-                referenced_by: Some(index),
-                white_flag_index: Some(pos as u32),
-                conflict: *conflict,
-                confirmation_time: Some(c.now),
-            };
-            batch.put(key(prefix::METADATA, &[&id.0]), meta.to_bytes());
-            batch.delete(key(prefix::UNCONFIRMED, &[&id.0]));
+            journaled.push((*id, self.arrival(id, c.now), *conflict));
         }
         batch.put(key(prefix::WHITE_FLAG, &[&index.to_be_bytes()]), list);
+        // The blocks' metadata as one sequential entry; their `m` entries follow.
+        batch.put(
+            journal::journal_key(index),
+            journal::encode(c.now, &journaled),
+        );
         for (k, v) in &c.ledger_writes {
             let k = key(prefix::LEDGER, &[k]);
             match v {
@@ -710,10 +758,31 @@ impl Tangle {
         batch
     }
 
-    /// Brings memory in line with a milestone whose batch is durably stored.
+    /// When a pending block arrived (`otherwise` for a block not pending).
+    fn arrival(&self, id: &BlockId, otherwise: u64) -> u64 {
+        self.pending.get(id).map(|p| p.arrival).unwrap_or(otherwise)
+    }
+
+    /// Brings memory in line with a milestone whose batch is durably stored. The
+    /// confirmed blocks' metadata is served from memory until
+    /// [`Tangle::metadata_written`].
     pub fn apply_confirmed(&mut self, c: &Confirmation) {
         let index = c.latest.index;
         let ms_id = c.latest.block_id;
+        let mut journaled = Vec::with_capacity(c.confirmed.len());
+        for (pos, (id, conflict)) in c.confirmed.iter().enumerate() {
+            let meta = BlockMetadata {
+                solid: true,
+                arrival_time: self.arrival(id, c.now),
+                referenced_by: Some(index),
+                white_flag_index: Some(pos as u32),
+                conflict: *conflict,
+                confirmation_time: Some(c.now),
+            };
+            self.unwritten.insert(*id, meta);
+            journaled.push((*id, meta));
+        }
+        self.journaled.push_back((index, journaled));
         let mut ids = Vec::with_capacity(c.confirmed.len() + 1);
         for (id, _) in &c.confirmed {
             self.pending.remove(id);

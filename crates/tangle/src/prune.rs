@@ -285,10 +285,12 @@ mod tests {
         // The ledger state and the unconfirmed block are untouched.
         assert_eq!(s.scan_prefix(&[prefix::LEDGER]).unwrap(), ledger_before);
         assert!(body(s, &t.unconfirmed).is_some());
-        assert!(s
-            .get(&key(prefix::UNCONFIRMED, &[&t.unconfirmed.0]))
-            .unwrap()
-            .is_some());
+        let markers = s.scan_prefix(&[prefix::UNCONFIRMED]).unwrap();
+        assert_eq!(markers.len(), 1);
+        assert_eq!(
+            crate::parse_unconfirmed_key(&markers[0].0).unwrap().1,
+            t.unconfirmed
+        );
         // It reopens: the unconfirmed block is reloaded, pruned blocks are still known.
         let reopened = Tangle::open(t.store.clone(), TangleConfig::default()).unwrap();
         assert_eq!(reopened.pending_count(), 1);

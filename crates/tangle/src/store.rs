@@ -24,8 +24,12 @@ pub mod prefix {
     pub const MILESTONE: u8 = b'M';
     /// Milestone index (u32 big-endian) → the confirmed block ids in white-flag order.
     pub const WHITE_FLAG: u8 = b'W';
-    /// Block id → empty, for every stored block not yet confirmed.
+    /// Arrival time (u64 big-endian) || block id → empty, for every stored block whose
+    /// confirmation is not yet written under `m` (see `crate::unconfirmed_key`).
     pub const UNCONFIRMED: u8 = b'u';
+    /// Milestone index (u32 big-endian) → the metadata of the blocks it confirmed, until
+    /// it is written under `m` (see `crate::journal`).
+    pub const METADATA_JOURNAL: u8 = b'J';
     /// Ledger key → ledger value.
     pub const LEDGER: u8 = b'l';
     /// System key → value (storage version, latest milestone, state commitment).

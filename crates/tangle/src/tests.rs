@@ -228,3 +228,83 @@ fn sled_store_round_trips_batches() {
     assert_eq!(s.get(&key(prefix::LEDGER, &[b"a"])).unwrap(), None);
     assert!(s.size_on_disk() > 0);
 }
+
+#[test]
+fn confirmed_metadata_is_served_from_memory_until_written_and_replayed_after_a_stop() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let mut t = Tangle::open(store.clone(), TangleConfig::default()).unwrap();
+    let a = block(vec![BlockId::GENESIS], 1);
+    let b = block(vec![a.0], 2);
+    t.attach(vec![a.clone(), b.clone()], 7).unwrap();
+    let ms = block(vec![b.0], 10_001);
+    let order = t.white_flag_order(&[b.0]).unwrap();
+    assert_eq!(order, vec![a.0, b.0]);
+    let c = Confirmation {
+        milestone_block: ms.1.clone(),
+        milestone_bytes: ms.2.clone(),
+        latest: LatestMilestone {
+            index: 1,
+            id: MilestoneId([1; 32]),
+            block_id: ms.0,
+            timestamp: 1,
+        },
+        confirmed: vec![(a.0, 0), (b.0, 4)],
+        ledger_writes: vec![],
+        state_commitment: vec![],
+        now: 9,
+    };
+    // The milestone batch alone: metadata only in the journal entry.
+    store.apply(t.confirmation_batch(&c)).unwrap();
+    t.apply_confirmed(&c);
+    let m_key = |id: &BlockId| key(prefix::METADATA, &[&id.0]);
+    assert!(store.get(&m_key(&b.0)).unwrap().is_none());
+    assert_eq!(store.scan_prefix(&[prefix::UNCONFIRMED]).unwrap().len(), 2);
+    let expected = BlockMetadata {
+        solid: true,
+        arrival_time: 7,
+        referenced_by: Some(1),
+        white_flag_index: Some(1),
+        conflict: 4,
+        confirmation_time: Some(9),
+    };
+    // Served from memory meanwhile, and the blocks count as stored.
+    assert_eq!(t.metadata(&b.0).unwrap(), Some(expected));
+    assert!(t.contains(&a.0).unwrap());
+
+    // A node stopped here: reopening settles the journal before anything is read.
+    let reopened = Tangle::open(store.clone(), TangleConfig::default()).unwrap();
+    assert_eq!(
+        reopened.pending_count(),
+        0,
+        "confirmed blocks are not reloaded"
+    );
+    assert_eq!(reopened.metadata(&b.0).unwrap(), Some(expected));
+    assert!(store
+        .scan_prefix(&[prefix::METADATA_JOURNAL])
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .scan_prefix(&[prefix::UNCONFIRMED])
+        .unwrap()
+        .is_empty());
+
+    // The running node's own metadata batch writes the same entries (harmless twice).
+    let (index, batch) = t.metadata_batch().unwrap();
+    assert_eq!(index, 1);
+    store.apply(batch).unwrap();
+    t.metadata_written(index);
+    assert!(t.metadata_batch().is_none());
+    let stored = BlockMetadata::from_bytes(&store.get(&m_key(&b.0)).unwrap().unwrap()).unwrap();
+    assert_eq!(stored, expected);
+    assert_eq!(t.metadata(&a.0).unwrap().unwrap().white_flag_index, Some(0));
+}
+
+#[test]
+fn unconfirmed_keys_order_by_arrival_and_refuse_other_shapes() {
+    let id = BlockId([3; 32]);
+    let k = unconfirmed_key(0x0102, &id);
+    assert_eq!(parse_unconfirmed_key(&k).unwrap(), (0x0102, id));
+    assert!(unconfirmed_key(1, &BlockId([9; 32])) < unconfirmed_key(2, &BlockId([0; 32])));
+    assert!(parse_unconfirmed_key(&k[..40]).is_err());
+    assert!(parse_unconfirmed_key(&key(prefix::UNCONFIRMED, &[&id.0])).is_err());
+}
