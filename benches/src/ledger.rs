@@ -72,8 +72,10 @@ pub struct Args {
     #[arg(long, default_value_t = 1_000_000)]
     pub blocks: u64,
     /// Concurrent submission lanes (HTTP connections), each one request at a time. More
-    /// lanes mean larger ingest batches (cheaper batch verification per signature).
-    #[arg(long, default_value_t = 64)]
+    /// lanes mean larger ingest batches (cheaper batch verification per signature), and
+    /// longer queues before the node: 32 lanes of 32 blocks keep about 1,000 blocks in
+    /// flight, enough for the node's throughput without adding to the latency.
+    #[arg(long, default_value_t = 32)]
     pub connections: usize,
     /// The node binary (default: `weft-node` next to this executable).
     #[arg(long)]
@@ -91,8 +93,9 @@ pub struct Args {
     #[arg(long, default_value_t = 8)]
     pub sign_ahead: usize,
     /// Blocks per request: 1 posts each block alone; more uses the batch form
-    /// (`application/vnd.weft.blocks`, at most 1024), inline signer only.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    /// (`application/vnd.weft.blocks`, at most 1024), inline signer only. Agencies
+    /// anchor records in bulk, so the default is the batch form.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub batch: u16,
     /// Offered load cap in blocks/s (default: as fast as the lanes go).
     #[arg(long)]

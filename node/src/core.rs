@@ -947,13 +947,20 @@ impl NodeInner {
             if to_attach.is_empty() {
                 continue;
             }
-            let result = {
+            // The batch is written without the Tangle's lock: a milestone being built
+            // needs it, and at a million blocks these random-key writes take tens of
+            // milliseconds. This thread is the only one with blocks prepared.
+            let prepared = self.chain.lock().tangle.prepare_attach(to_attach, now_ms());
+            let result = prepared.and_then(|mut prepared| {
+                if let Some(batch) = prepared.take_batch() {
+                    self.store.apply(batch)?;
+                }
                 let mut chain = self.chain.lock();
-                let r = chain.tangle.attach(to_attach, now_ms());
+                let outcomes = chain.tangle.finish_attach(prepared);
                 self.pending_blocks
                     .store(chain.tangle.pending_count(), Ordering::Relaxed);
-                r
-            };
+                Ok(outcomes)
+            });
             match result {
                 Ok(outcomes) => {
                     for ((block_id, block, publish, reply), outcome) in

@@ -143,6 +143,24 @@ pub fn parse_unconfirmed_key(k: &[u8]) -> Result<(u64, BlockId), StoreError> {
     Ok((u64::from_be_bytes(arrival), BlockId(id)))
 }
 
+/// Blocks [`Tangle::prepare_attach`] accepted: their outcomes so far and the batch that
+/// stores them.
+#[derive(Debug)]
+pub struct PreparedAttach {
+    outcomes: Vec<AttachOutcome>,
+    accepted: Vec<(usize, BlockId, Arc<Block>)>,
+    now: u64,
+    batch: Option<WriteBatch>,
+}
+
+impl PreparedAttach {
+    /// The batch to store before [`Tangle::finish_attach`] (`None` when no block is new,
+    /// or once taken).
+    pub fn take_batch(&mut self) -> Option<WriteBatch> {
+        self.batch.take()
+    }
+}
+
 /// The latest confirmed milestone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LatestMilestone {
@@ -383,6 +401,24 @@ impl Tangle {
         blocks: Vec<(BlockId, Arc<Block>, Vec<u8>)>,
         now: u64,
     ) -> Result<Vec<AttachOutcome>, TangleError> {
+        let mut prepared = self.prepare_attach(blocks, now)?;
+        if let Some(batch) = prepared.take_batch() {
+            self.store.apply(batch)?;
+        }
+        Ok(self.finish_attach(prepared))
+    }
+
+    /// The first half of [`Tangle::attach`], reading only: which blocks are new and
+    /// whether they wait, and the batch that stores them. The node writes the batch
+    /// without holding the Tangle's lock (at a million blocks those writes are the
+    /// slowest part of admission, and a milestone being built needs the lock), then
+    /// calls [`Tangle::finish_attach`]. Only one thread may have blocks prepared and not
+    /// finished at a time.
+    pub fn prepare_attach(
+        &self,
+        blocks: Vec<(BlockId, Arc<Block>, Vec<u8>)>,
+        now: u64,
+    ) -> Result<PreparedAttach, TangleError> {
         let mut batch = WriteBatch::default();
         let mut outcomes = Vec::with_capacity(blocks.len());
         let mut accepted = Vec::with_capacity(blocks.len());
@@ -425,10 +461,28 @@ impl Tangle {
             outcomes.push(AttachOutcome::Waiting { missing });
             accepted.push((outcomes.len() - 1, id, block));
         }
-        if !batch.is_empty() {
-            self.store.apply(batch)?;
-        }
+        Ok(PreparedAttach {
+            outcomes,
+            accepted,
+            now,
+            batch: (!batch.is_empty()).then_some(batch),
+        })
+    }
+
+    /// The second half of [`Tangle::attach`], once [`PreparedAttach::take_batch`] is
+    /// stored: the blocks join the pending set and solidify.
+    pub fn finish_attach(&mut self, prepared: PreparedAttach) -> Vec<AttachOutcome> {
+        let PreparedAttach {
+            mut outcomes,
+            accepted,
+            now,
+            ..
+        } = prepared;
         for (_, id, block) in &accepted {
+            // A Tangle reloaded from the store in between already holds the block.
+            if self.pending.contains_key(id) || self.unwritten.contains_key(id) {
+                continue;
+            }
             self.stored.insert(&id.0);
             self.insert_pending(*id, block.clone(), now);
         }
@@ -437,7 +491,7 @@ impl Tangle {
                 outcomes[pos] = AttachOutcome::Solid;
             }
         }
-        Ok(outcomes)
+        outcomes
     }
 
     fn insert_pending(&mut self, id: BlockId, block: Arc<Block>, arrival: u64) {
