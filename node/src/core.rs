@@ -952,7 +952,7 @@ impl NodeInner {
             // milliseconds. This thread is the only one with blocks prepared.
             let prepared = self.chain.lock().tangle.prepare_attach(to_attach, now_ms());
             let result = prepared.and_then(|mut prepared| {
-                if let Some(batch) = prepared.take_batch() {
+                for batch in prepared.take_batches() {
                     self.store.apply(batch)?;
                 }
                 let mut chain = self.chain.lock();
@@ -1837,13 +1837,15 @@ impl NodeInner {
         let started = Instant::now();
         let mut blocks = 0;
         loop {
-            let Some((index, batch)) = self.chain.lock().tangle.metadata_batch() else {
+            let Some((index, batches)) = self.chain.lock().tangle.metadata_batches() else {
                 break;
             };
-            blocks += batch.len() / 2;
-            if let Err(e) = self.store.apply(batch) {
-                tracing::error!(index, error = %e, "writing journaled block metadata failed");
-                return;
+            for batch in batches {
+                blocks += batch.len() / 2;
+                if let Err(e) = self.store.apply(batch) {
+                    tracing::error!(index, error = %e, "writing journaled block metadata failed");
+                    return;
+                }
             }
             self.chain.lock().tangle.metadata_written(index);
         }

@@ -7,7 +7,7 @@
 //! (they were most of the milestone's work). The milestone batch now carries one
 //! sequential entry instead, `J`‖index → the confirmed blocks' metadata, so the batch is
 //! as atomic and as durable as before (everything a milestone decides is in it); the
-//! per-block entries are written by [`metadata_batch`] once the milestone is announced,
+//! per-block entries are written by [`metadata_batches`] once the milestone is announced,
 //! and a node that stops between the two finishes the work when it opens the store
 //! ([`replay`]). Until then the Tangle answers metadata reads for those blocks from
 //! memory.
@@ -70,16 +70,37 @@ pub fn journal_key(index: u32) -> Vec<u8> {
     key(prefix::METADATA_JOURNAL, &[&index.to_be_bytes()])
 }
 
-/// The batch that settles milestone `index`'s journal: each block's `m` entry, its
-/// unconfirmed marker removed, the journal entry removed. Applying it twice is harmless.
-pub fn metadata_batch(index: u32, blocks: &[(BlockId, BlockMetadata)]) -> WriteBatch {
-    let mut batch = WriteBatch::default();
-    for (id, meta) in blocks {
-        batch.put(key(prefix::METADATA, &[&id.0]), meta.to_bytes());
-        batch.delete(crate::unconfirmed_key(meta.arrival_time, id));
+/// Blocks per metadata batch. sled applies a batch under a lock that every other read
+/// and write of the store waits for, so a milestone's metadata (tens of thousands of
+/// writes) goes in slices: admission and API reads interleave with it.
+pub const BLOCKS_PER_METADATA_BATCH: usize = 256;
+
+/// The batches that settle milestone `index`'s journal, to apply in order: each block's
+/// `m` entry and its unconfirmed marker removed, in slices of
+/// [`BLOCKS_PER_METADATA_BATCH`] blocks; the last batch also removes the journal entry.
+/// The writes need no atomicity between slices (a node stopped in between replays the
+/// whole entry, and applying them twice is harmless).
+pub fn metadata_batches(index: u32, blocks: &[(BlockId, BlockMetadata)]) -> Vec<WriteBatch> {
+    let mut batches: Vec<WriteBatch> = blocks
+        .chunks(BLOCKS_PER_METADATA_BATCH)
+        .map(|slice| {
+            let mut batch = WriteBatch::default();
+            for (id, meta) in slice {
+                batch.put(key(prefix::METADATA, &[&id.0]), meta.to_bytes());
+                batch.delete(crate::unconfirmed_key(meta.arrival_time, id));
+            }
+            batch
+        })
+        .collect();
+    match batches.last_mut() {
+        Some(last) => last.delete(journal_key(index)),
+        None => {
+            let mut only = WriteBatch::default();
+            only.delete(journal_key(index));
+            batches.push(only);
+        }
     }
-    batch.delete(journal_key(index));
-    batch
+    batches
 }
 
 /// Settles every journal entry left in the store (a node stopped between a milestone
@@ -94,7 +115,9 @@ pub fn replay(store: &dyn Store) -> Result<usize, StoreError> {
             .map(u32::from_be_bytes)
             .filter(|_| k.len() == 5)
             .ok_or_else(|| StoreError::Corrupt("metadata journal key".into()))?;
-        store.apply(metadata_batch(index, &decode(index, v)?))?;
+        for batch in metadata_batches(index, &decode(index, v)?) {
+            store.apply(batch)?;
+        }
     }
     if !entries.is_empty() {
         store.flush()?;
@@ -129,6 +152,24 @@ mod tests {
                 confirmation_time: Some(99),
             }
         );
+    }
+
+    #[test]
+    fn a_large_entry_settles_in_slices_with_the_entry_removed_last() {
+        let blocks: Vec<(BlockId, BlockMetadata)> = (0..(2 * BLOCKS_PER_METADATA_BATCH + 1))
+            .map(|i| (BlockId([(i % 251) as u8; 32]), BlockMetadata::default()))
+            .collect();
+        let batches = metadata_batches(4, &blocks);
+        assert_eq!(batches.len(), 3);
+        let journal = journal_key(4);
+        for (i, b) in batches.iter().enumerate() {
+            let removes_entry = b.ops().any(|(k, v)| *k == journal && v.is_none());
+            assert_eq!(removes_entry, i == 2, "batch {i}");
+        }
+        // An empty milestone still removes its entry.
+        let only = metadata_batches(5, &[]);
+        assert_eq!(only.len(), 1);
+        assert!(only[0].ops().any(|(k, _)| *k == journal_key(5)));
     }
 
     #[test]

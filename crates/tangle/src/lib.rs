@@ -10,7 +10,7 @@
 //! computes alike; [`Tangle::confirm_milestone`] writes the milestone, the metadata of
 //! every confirmed block (as one [`journal`] entry) and the ledger's state changes in one
 //! atomic batch and flushes it, so a crash leaves either the whole milestone or none of
-//! it; the per-block metadata entries follow ([`Tangle::metadata_batch`]).
+//! it; the per-block metadata entries follow ([`Tangle::metadata_batches`]).
 //!
 //! Unconfirmed blocks are kept in memory (they are few: a couple of milestone intervals'
 //! worth) and reloaded from the `u` namespace on restart.
@@ -150,14 +150,20 @@ pub struct PreparedAttach {
     outcomes: Vec<AttachOutcome>,
     accepted: Vec<(usize, BlockId, Arc<Block>)>,
     now: u64,
-    batch: Option<WriteBatch>,
+    batches: Vec<WriteBatch>,
 }
 
+/// Blocks per admission batch. sled applies a batch under a lock that every other read
+/// and write of the store waits for, so a large group of blocks is stored in slices
+/// (each block whole within one), letting a milestone's reads and writes interleave.
+pub const BLOCKS_PER_ADMISSION_BATCH: usize = 128;
+
 impl PreparedAttach {
-    /// The batch to store before [`Tangle::finish_attach`] (`None` when no block is new,
-    /// or once taken).
-    pub fn take_batch(&mut self) -> Option<WriteBatch> {
-        self.batch.take()
+    /// The batches to store, in order, before [`Tangle::finish_attach`] (empty when no
+    /// block is new, or once taken). Each holds whole blocks: a crash between two
+    /// leaves some blocks of the group stored and the rest not, never half a block.
+    pub fn take_batches(&mut self) -> Vec<WriteBatch> {
+        std::mem::take(&mut self.batches)
     }
 }
 
@@ -402,7 +408,7 @@ impl Tangle {
         now: u64,
     ) -> Result<Vec<AttachOutcome>, TangleError> {
         let mut prepared = self.prepare_attach(blocks, now)?;
-        if let Some(batch) = prepared.take_batch() {
+        for batch in prepared.take_batches() {
             self.store.apply(batch)?;
         }
         Ok(self.finish_attach(prepared))
@@ -419,7 +425,9 @@ impl Tangle {
         blocks: Vec<(BlockId, Arc<Block>, Vec<u8>)>,
         now: u64,
     ) -> Result<PreparedAttach, TangleError> {
+        let mut batches = Vec::new();
         let mut batch = WriteBatch::default();
+        let mut in_current = 0;
         let mut outcomes = Vec::with_capacity(blocks.len());
         let mut accepted = Vec::with_capacity(blocks.len());
         let mut in_batch = HashSet::new();
@@ -457,19 +465,27 @@ impl Tangle {
             for p in &block.parents {
                 batch.put(key(prefix::CHILD, &[&p.0, &id.0]), Vec::new());
             }
+            in_current += 1;
+            if in_current == BLOCKS_PER_ADMISSION_BATCH {
+                batches.push(std::mem::take(&mut batch));
+                in_current = 0;
+            }
             in_batch.insert(id);
             outcomes.push(AttachOutcome::Waiting { missing });
             accepted.push((outcomes.len() - 1, id, block));
+        }
+        if !batch.is_empty() {
+            batches.push(batch);
         }
         Ok(PreparedAttach {
             outcomes,
             accepted,
             now,
-            batch: (!batch.is_empty()).then_some(batch),
+            batches,
         })
     }
 
-    /// The second half of [`Tangle::attach`], once [`PreparedAttach::take_batch`] is
+    /// The second half of [`Tangle::attach`], once [`PreparedAttach::take_batches`] are
     /// stored: the blocks join the pending set and solidify.
     pub fn finish_attach(&mut self, prepared: PreparedAttach) -> Vec<AttachOutcome> {
         let PreparedAttach {
@@ -732,20 +748,23 @@ impl Tangle {
         self.store.apply(batch)?;
         self.store.flush()?;
         self.apply_confirmed(&c);
-        while let Some((index, batch)) = self.metadata_batch() {
-            self.store.apply(batch)?;
+        while let Some((index, batches)) = self.metadata_batches() {
+            for batch in batches {
+                self.store.apply(batch)?;
+            }
             self.metadata_written(index);
         }
         Ok(())
     }
 
-    /// The oldest journaled milestone and the batch that writes its blocks' metadata
-    /// entries (see [`journal`]); `None` when every milestone's metadata is written.
-    /// Needs no Tangle lock to apply; call [`Tangle::metadata_written`] after.
-    pub fn metadata_batch(&self) -> Option<(u32, WriteBatch)> {
+    /// The oldest journaled milestone and the batches, in order, that write its blocks'
+    /// metadata entries (see [`journal::metadata_batches`]); `None` when every
+    /// milestone's metadata is written. Needs no Tangle lock to apply; call
+    /// [`Tangle::metadata_written`] after the last.
+    pub fn metadata_batches(&self) -> Option<(u32, Vec<WriteBatch>)> {
         self.journaled
             .front()
-            .map(|(index, blocks)| (*index, journal::metadata_batch(*index, blocks)))
+            .map(|(index, blocks)| (*index, journal::metadata_batches(*index, blocks)))
     }
 
     /// Forgets the journaled metadata of milestone `index`, now in the store.

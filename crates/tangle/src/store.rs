@@ -92,6 +92,10 @@ impl WriteBatch {
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
+    /// The operations, in order (`None`: a deletion).
+    pub fn ops(&self) -> impl Iterator<Item = &(Vec<u8>, Option<Vec<u8>>)> {
+        self.ops.iter()
+    }
 }
 
 /// An ordered key–value store with atomic batches.

@@ -289,11 +289,13 @@ fn confirmed_metadata_is_served_from_memory_until_written_and_replayed_after_a_s
         .is_empty());
 
     // The running node's own metadata batch writes the same entries (harmless twice).
-    let (index, batch) = t.metadata_batch().unwrap();
+    let (index, batches) = t.metadata_batches().unwrap();
     assert_eq!(index, 1);
-    store.apply(batch).unwrap();
+    for batch in batches {
+        store.apply(batch).unwrap();
+    }
     t.metadata_written(index);
-    assert!(t.metadata_batch().is_none());
+    assert!(t.metadata_batches().is_none());
     let stored = BlockMetadata::from_bytes(&store.get(&m_key(&b.0)).unwrap().unwrap()).unwrap();
     assert_eq!(stored, expected);
     assert_eq!(t.metadata(&a.0).unwrap().unwrap().white_flag_index, Some(0));
