@@ -74,9 +74,10 @@ pub struct NodeConfig {
     pub snapshots: crate::snapshots::SnapshotSettings,
 }
 
-/// Pruning of old confirmed blocks' bodies (`weft_tangle::prune`; metadata, white-flag
-/// lists, milestones and the ledger state are always kept). Both limits are off by
-/// default, in dev mode too; with either set the node runs the `weft-pruner` thread.
+/// The store's cache, and pruning of old confirmed blocks' bodies (`weft_tangle::prune`;
+/// metadata, white-flag lists, milestones and the ledger state are always kept). Both
+/// pruning limits are off by default, in dev mode too; with either set the node runs the
+/// `weft-pruner` thread.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSettings {
@@ -90,9 +91,20 @@ pub struct StorageSettings {
     /// lazily, so the size falls behind the pruning).
     #[serde(default)]
     pub prune_max_db_mib: Option<u64>,
+    /// The store's page cache in MiB (default `weft_tangle::store::DEFAULT_CACHE_MIB`,
+    /// at least 8). More cache, more throughput at a large store, and more memory:
+    /// about twice the setting, on top of sled's per-page records.
+    #[serde(default)]
+    pub cache_mib: Option<u64>,
 }
 
 impl StorageSettings {
+    /// The store's page cache in MiB.
+    pub fn cache_mib(&self) -> u64 {
+        self.cache_mib
+            .unwrap_or(weft_tangle::store::DEFAULT_CACHE_MIB)
+    }
+
     /// Whether either limit is set (the node then runs the pruner).
     pub fn prunes(&self) -> bool {
         self.prune_keep_milestones.is_some() || self.prune_max_db_mib.is_some()
@@ -425,8 +437,8 @@ pub struct ConfigFile {
     /// Milestone agreement (required when the committee has more than one member).
     #[serde(default)]
     pub consensus: Option<ConsensusSection>,
-    /// Pruning of old blocks (`prune_keep_milestones`, `prune_max_db_mib`); off when
-    /// absent.
+    /// The store's cache (`cache_mib`) and pruning of old blocks
+    /// (`prune_keep_milestones`, `prune_max_db_mib`, off when absent).
     #[serde(default)]
     pub storage: StorageSettings,
     /// Full and delta snapshots written into the data directory
@@ -575,6 +587,16 @@ impl NodeConfig {
             return Err(ConfigError::Field {
                 field: "storage.prune_max_db_mib",
                 message: "at least 1 MiB (leave it out to prune by age only)".into(),
+            });
+        }
+        if file
+            .storage
+            .cache_mib
+            .is_some_and(|m| !(8..=65_536).contains(&m))
+        {
+            return Err(ConfigError::Field {
+                field: "storage.cache_mib",
+                message: "between 8 and 65536 MiB".into(),
             });
         }
         if file.pow_difficulty > 40 {
@@ -780,12 +802,21 @@ mod tests {
             StorageSettings {
                 prune_keep_milestones: Some(100),
                 prune_max_db_mib: Some(512),
+                cache_mib: None,
             }
         );
         assert!(c.storage.prunes());
         std::fs::write(&path, format!("{one}[storage]\nprune_max_db_mib = 0\n")).unwrap();
         let e = NodeConfig::from_file(&path).unwrap_err().to_string();
         assert!(e.contains("storage.prune_max_db_mib"), "{e}");
+        assert_eq!(c.storage.cache_mib(), weft_tangle::store::DEFAULT_CACHE_MIB);
+        std::fs::write(&path, format!("{one}[storage]\ncache_mib = 256\n")).unwrap();
+        let c = NodeConfig::from_file(&path).unwrap();
+        assert_eq!(c.storage.cache_mib(), 256);
+        assert!(!c.storage.prunes());
+        std::fs::write(&path, format!("{one}[storage]\ncache_mib = 4\n")).unwrap();
+        let e = NodeConfig::from_file(&path).unwrap_err().to_string();
+        assert!(e.contains("storage.cache_mib"), "{e}");
         std::fs::write(&path, format!("{one}[storage]\nprune_everything = true\n")).unwrap();
         assert!(matches!(
             NodeConfig::from_file(&path),

@@ -379,7 +379,10 @@ impl Node {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             NodeError::Setup(format!("cannot create {}: {e}", config.data_dir.display()))
         })?;
-        let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.data_dir.join("db"))?);
+        let store: Arc<dyn Store> = Arc::new(SledStore::open_with_cache(
+            &config.data_dir.join("db"),
+            config.storage.cache_mib(),
+        )?);
         Node::start_with_store(config, store)
     }
 
@@ -1397,10 +1400,7 @@ impl NodeInner {
         }
         let now = now_ms();
         let mut batch = weft_tangle::WriteBatch::default();
-        batch.put(
-            weft_tangle::key(prefix::BLOCK, &[&block_id.0]),
-            bytes.to_vec(),
-        );
+        batch.put(weft_tangle::block_key(now, &block_id), bytes.to_vec());
         let meta = weft_tangle::BlockMetadata {
             solid: true,
             arrival_time: now,
@@ -1413,12 +1413,10 @@ impl NodeInner {
             weft_tangle::key(prefix::METADATA, &[&block_id.0]),
             meta.to_bytes(),
         );
-        for p in &block.parents {
-            batch.put(
-                weft_tangle::key(prefix::CHILD, &[&p.0, &block_id.0]),
-                Vec::new(),
-            );
-        }
+        chain
+            .tangle
+            .put_child_edges(&mut batch, &block_id, now, &block.parents)
+            .map_err(|e| FollowError::Node(e.into()))?;
         self.store.apply(batch).map_err(NodeError::from)?;
         self.store.flush().map_err(NodeError::from)?;
         // Blocks waiting for it are solidified by reloading the unconfirmed blocks.
@@ -1741,7 +1739,7 @@ impl NodeInner {
         let block_id = latest.block_id;
         let milestone_id = latest.id;
         let timestamp = latest.timestamp;
-        let batch = self.chain.lock().tangle.confirmation_batch(&confirmation);
+        let batch = self.chain.lock().tangle.confirmation_batch(&confirmation)?;
         // One atomic batch, flushed before anyone is told: a crash leaves all of the
         // milestone or none of it.
         self.store.apply(batch)?;

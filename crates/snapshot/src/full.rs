@@ -537,7 +537,7 @@ pub fn restore_full(
         );
     }
     batch.put(
-        key(prefix::BLOCK, &[&latest.block_id.0]),
+        weft_tangle::block_key(latest.timestamp, &latest.block_id),
         verified.milestone_bytes.clone(),
     );
     batch.put(

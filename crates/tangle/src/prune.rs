@@ -131,14 +131,14 @@ pub fn prune_milestones(store: &dyn Store, from: u32, to: u32) -> Result<Pruned,
             if meta.referenced_by != Some(index) || meta.white_flag_index.is_none() {
                 continue;
             }
-            let body = key(prefix::BLOCK, &[&id.0]);
+            let body = crate::block_key(meta.arrival_time, &id);
             if let Some(b) = store.get(&body)? {
                 blocks += 1;
                 bytes += b.len() as u64;
                 batch.delete(body);
             }
             let mut edges = Vec::new();
-            store.for_each_key(&key(prefix::CHILD, &[&id.0]), &mut |k| {
+            store.for_each_key(&crate::children_prefix(meta.arrival_time, &id), &mut |k| {
                 edges.push(k.to_vec())
             })?;
             for k in edges {

@@ -253,11 +253,13 @@ fn confirmed_metadata_is_served_from_memory_until_written_and_replayed_after_a_s
         state_commitment: vec![],
         now: 9,
     };
-    // The milestone batch alone: metadata only in the journal entry.
-    store.apply(t.confirmation_batch(&c)).unwrap();
+    // The milestone batch alone: the confirmation only in the journal entry; the
+    // stored metadata is still the one written at admission.
+    store.apply(t.confirmation_batch(&c).unwrap()).unwrap();
     t.apply_confirmed(&c);
     let m_key = |id: &BlockId| key(prefix::METADATA, &[&id.0]);
-    assert!(store.get(&m_key(&b.0)).unwrap().is_none());
+    let admitted = BlockMetadata::from_bytes(&store.get(&m_key(&b.0)).unwrap().unwrap()).unwrap();
+    assert_eq!((admitted.arrival_time, admitted.referenced_by), (7, None));
     assert_eq!(store.scan_prefix(&[prefix::UNCONFIRMED]).unwrap().len(), 2);
     let expected = BlockMetadata {
         solid: true,
@@ -309,4 +311,91 @@ fn unconfirmed_keys_order_by_arrival_and_refuse_other_shapes() {
     assert!(unconfirmed_key(1, &BlockId([9; 32])) < unconfirmed_key(2, &BlockId([0; 32])));
     assert!(parse_unconfirmed_key(&k[..40]).is_err());
     assert!(parse_unconfirmed_key(&key(prefix::UNCONFIRMED, &[&id.0])).is_err());
+}
+
+/// Children listed for every parent, whichever arrived first: across attach calls (the
+/// edge waits for the parent), within one group in reverse order, and after a restart
+/// between a child and its parent.
+#[test]
+fn child_edges_are_written_whichever_of_parent_and_child_arrives_first() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let mut t = Tangle::open(store.clone(), TangleConfig::default()).unwrap();
+    let a = block(vec![BlockId::GENESIS], 1);
+    let b = block(vec![a.0], 2);
+    let c = block(vec![a.0, b.0], 3);
+    let d = block(vec![c.0], 4);
+    let e = block(vec![d.0], 5);
+    // c before its parents a and b, which come in one group, child first.
+    t.attach(vec![c.clone()], 10).unwrap();
+    assert!(read::children(store.as_ref(), &a.0, 10).unwrap().is_empty());
+    t.attach(vec![b.clone(), a.clone()], 20).unwrap();
+    let mut of_a = read::children(store.as_ref(), &a.0, 10).unwrap();
+    of_a.sort();
+    let mut expected = vec![b.0, c.0];
+    expected.sort();
+    assert_eq!(of_a, expected);
+    assert_eq!(read::children(store.as_ref(), &b.0, 10).unwrap(), vec![c.0]);
+    assert_eq!(
+        read::children(store.as_ref(), &BlockId::GENESIS, 10).unwrap(),
+        vec![a.0]
+    );
+    // e before d in one group.
+    t.attach(vec![e.clone(), d.clone()], 30).unwrap();
+    assert_eq!(read::children(store.as_ref(), &c.0, 10).unwrap(), vec![d.0]);
+    assert_eq!(read::children(store.as_ref(), &d.0, 10).unwrap(), vec![e.0]);
+    // A restart between a child and its missing parent.
+    let f = block(vec![e.0], 6);
+    let g = block(vec![f.0], 7);
+    t.attach(vec![g.clone()], 40).unwrap();
+    drop(t);
+    let mut t = Tangle::open(store.clone(), TangleConfig::default()).unwrap();
+    t.attach(vec![f.clone()], 50).unwrap();
+    assert_eq!(read::children(store.as_ref(), &f.0, 10).unwrap(), vec![g.0]);
+    assert_eq!(read::children(store.as_ref(), &e.0, 10).unwrap(), vec![f.0]);
+    assert_eq!(t.unsolid_count(), 0);
+    // An unknown block has no children and no bytes.
+    let ghost = BlockId([9; 32]);
+    assert!(read::children(store.as_ref(), &ghost, 10)
+        .unwrap()
+        .is_empty());
+    assert_eq!(read::block_bytes(store.as_ref(), &ghost).unwrap(), None);
+}
+
+/// A block's bytes are stored under its arrival time, readable (without the Tangle)
+/// as soon as it is attached and after it is confirmed, pruned or not.
+#[test]
+fn block_bytes_are_keyed_by_arrival_and_readable_at_once() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let mut t = Tangle::open(store.clone(), TangleConfig::default()).unwrap();
+    let a = block(vec![BlockId::GENESIS], 1);
+    let b = block(vec![a.0], 2);
+    t.attach(vec![a.clone()], 1_234).unwrap();
+    t.attach(vec![b.clone()], 1_000).unwrap();
+    assert_eq!(
+        store.get(&block_key(1_234, &a.0)).unwrap(),
+        Some(a.2.clone())
+    );
+    assert_eq!(
+        store.get(&block_key(1_000, &b.0)).unwrap(),
+        Some(b.2.clone())
+    );
+    assert_eq!(read::arrival(store.as_ref(), &a.0).unwrap(), Some(1_234));
+    assert_eq!(
+        read::block_bytes(store.as_ref(), &b.0).unwrap(),
+        Some(b.2.clone())
+    );
+    // Pending blocks count as stored for contains(); their metadata says when.
+    assert_eq!(t.stored_arrival(&b.0).unwrap(), Some(1_000));
+    assert_eq!(t.stored_arrival(&BlockId::GENESIS).unwrap(), Some(0));
+    // confirm_milestone writes the per-block metadata too.
+    confirm(&mut t, 1, vec![b.0]);
+    assert_eq!(t.metadata(&a.0).unwrap().unwrap().arrival_time, 1_234);
+    assert_eq!(read::block_bytes(store.as_ref(), &a.0).unwrap(), Some(a.2));
+    // The milestone block (arriving at its confirmation time, 5) lists b as a parent.
+    let ms = read::milestone_block_id(store.as_ref(), 1)
+        .unwrap()
+        .unwrap();
+    assert_eq!(read::arrival(store.as_ref(), &ms).unwrap(), Some(5));
+    assert!(read::block_bytes(store.as_ref(), &ms).unwrap().is_some());
+    assert_eq!(read::children(store.as_ref(), &b.0, 10).unwrap(), vec![ms]);
 }
