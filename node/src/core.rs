@@ -951,8 +951,9 @@ impl NodeInner {
                 continue;
             }
             // The batch is written without the Tangle's lock: a milestone being built
-            // needs it, and at a million blocks these random-key writes take tens of
-            // milliseconds. This thread is the only one with blocks prepared.
+            // needs it, and at a million blocks these writes take tens of milliseconds
+            // (sled applies each batch under its own global lock). This thread is the
+            // only one with blocks prepared.
             let prepared = self.chain.lock().tangle.prepare_attach(to_attach, now_ms());
             let result = prepared.and_then(|mut prepared| {
                 for batch in prepared.take_batches() {
@@ -1400,22 +1401,9 @@ impl NodeInner {
         }
         let now = now_ms();
         let mut batch = weft_tangle::WriteBatch::default();
-        batch.put(weft_tangle::block_key(now, &block_id), bytes.to_vec());
-        let meta = weft_tangle::BlockMetadata {
-            solid: true,
-            arrival_time: now,
-            referenced_by: Some(index),
-            white_flag_index: None,
-            conflict: 0,
-            confirmation_time: Some(now),
-        };
-        batch.put(
-            weft_tangle::key(prefix::METADATA, &[&block_id.0]),
-            meta.to_bytes(),
-        );
         chain
             .tangle
-            .put_child_edges(&mut batch, &block_id, now, &block.parents)
+            .put_milestone_block(&mut batch, &block_id, (block, bytes), index, now)
             .map_err(|e| FollowError::Node(e.into()))?;
         self.store.apply(batch).map_err(NodeError::from)?;
         self.store.flush().map_err(NodeError::from)?;

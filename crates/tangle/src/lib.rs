@@ -396,30 +396,38 @@ impl Tangle {
 
     /// Whether the block is stored (the genesis id always is).
     pub fn contains(&self, id: &BlockId) -> Result<bool, TangleError> {
-        Ok(*id == BlockId::GENESIS
-            || self.pending.contains_key(id)
-            || self.unwritten.contains_key(id)
-            || (self.stored.may_contain(&id.0)
-                && self.store.get(&key(prefix::METADATA, &[&id.0]))?.is_some()))
+        Ok(self.stored_arrival(id)?.is_some())
     }
 
-    /// Adds the child edges of a block written outside [`Tangle::attach`] (a milestone
-    /// block, arriving at `arrival`): from each stored parent to it, and from it to the
-    /// stored blocks that wait for it as a missing parent.
-    pub fn put_child_edges(
+    /// Adds a milestone block written as confirmed by milestone `index` at `now`, outside
+    /// [`Tangle::attach`] (this node's own, or another validator's block of a milestone
+    /// this node committed): its bytes and metadata, arriving at `now`, the edges from
+    /// each stored parent to it, and from it to the stored blocks waiting for it.
+    pub fn put_milestone_block(
         &self,
         batch: &mut WriteBatch,
         id: &BlockId,
-        arrival: u64,
-        parents: &[BlockId],
+        block: (&Block, &[u8]),
+        index: u32,
+        now: u64,
     ) -> Result<(), TangleError> {
-        for p in parents {
+        batch.put(block_key(now, id), block.1.to_vec());
+        let meta = BlockMetadata {
+            solid: true,
+            arrival_time: now,
+            referenced_by: Some(index),
+            white_flag_index: None,
+            conflict: 0,
+            confirmation_time: Some(now),
+        };
+        batch.put(key(prefix::METADATA, &[&id.0]), meta.to_bytes());
+        for p in &block.0.parents {
             if let Some(a) = self.stored_arrival(p)? {
                 batch.put(child_key(a, p, id), Vec::new());
             }
         }
         for child in self.waiting.get(id).into_iter().flatten() {
-            batch.put(child_key(arrival, id, child), Vec::new());
+            batch.put(child_key(now, id, child), Vec::new());
         }
         Ok(())
     }
@@ -435,6 +443,10 @@ impl Tangle {
         }
         if let Some(m) = self.unwritten.get(id) {
             return Ok(Some(m.arrival_time));
+        }
+        // The filter spares the store read for ids never stored (missing parents).
+        if !self.stored.may_contain(&id.0) {
+            return Ok(None);
         }
         Ok(read::arrival(self.store.as_ref(), id)?)
     }
@@ -869,17 +881,13 @@ impl Tangle {
         let index = c.latest.index;
         let ms_id = c.latest.block_id;
         let mut batch = WriteBatch::default();
-        batch.put(block_key(c.now, &ms_id), c.milestone_bytes.clone());
-        let ms_meta = BlockMetadata {
-            solid: true,
-            arrival_time: c.now,
-            referenced_by: Some(index),
-            white_flag_index: None,
-            conflict: 0,
-            confirmation_time: Some(c.now),
-        };
-        batch.put(key(prefix::METADATA, &[&ms_id.0]), ms_meta.to_bytes());
-        self.put_child_edges(&mut batch, &ms_id, c.now, &c.milestone_block.parents)?;
+        self.put_milestone_block(
+            &mut batch,
+            &ms_id,
+            (&c.milestone_block, &c.milestone_bytes),
+            index,
+            c.now,
+        )?;
         batch.put(
             key(prefix::MILESTONE, &[&index.to_be_bytes()]),
             ms_id.0.to_vec(),

@@ -130,9 +130,9 @@ pub struct SledStore {
 
 /// The default page cache of a [`SledStore`], in MiB. Measured with `weft-bench ledger`
 /// at a million blocks (benches/README.md): 32 MiB kept the node at about 450 MiB
-/// resident and 10,300 blocks/s, 48 MiB at 500 MiB and 12,500 blocks/s; most of a
-/// node's memory beyond the cache is sled's record of every page, which grows with the
-/// store. Nodes with memory to spare may set more (`[storage] cache_mib`).
+/// resident and 10,300 blocks/s, 48 MiB at 500 MiB and 12,500 blocks/s. The memory
+/// beyond the cache grows with the store (sled keeps a record of every page). Nodes with
+/// memory to spare may set more (`[storage] cache_mib`).
 pub const DEFAULT_CACHE_MIB: u64 = 40;
 
 impl SledStore {
